@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes, following SAM CLI: 0 ok, 1 the command failed, 2 bad usage.
+const (
+	exitOK    = 0
+	exitError = 1
+	exitUsage = 2
+)
+
+// Main is the whole program with its I/O injected, so tests run it
+// in-process.
+type Main struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	// Getenv looks up the process environment (os.LookupEnv in production).
+	Getenv func(string) (string, bool)
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+// usageError marks errors in how the command was called (exit 2).
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+
+// Run executes one command line and returns the exit code.
+func (m *Main) Run(ctx context.Context, args []string) int {
+	if m.Now == nil {
+		m.Now = time.Now
+	}
+	if m.Getenv == nil {
+		m.Getenv = func(string) (string, bool) { return "", false }
+	}
+	root := m.rootCmd()
+	root.SetArgs(args)
+	root.SetIn(m.Stdin)
+	root.SetOut(m.Stdout)
+	root.SetErr(m.Stderr)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintf(m.Stderr, "Error: %v\n", err)
+	var ue usageError
+	if errors.As(err, &ue) || cmd == nil || isFlagError(err) {
+		if cmd != nil {
+			fmt.Fprintf(m.Stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
+		}
+		return exitUsage
+	}
+	return exitError
+}
+
+// isFlagError recognises cobra's own usage errors (unknown flag, wrong
+// argument count), which it returns as plain errors.
+func isFlagError(err error) bool {
+	var fe interface{ FlagError() }
+	return errors.As(err, &fe)
+}
+
+// globalFlags are shared by every command that touches local state.
+type globalFlags struct {
+	dataDir   string
+	template  string
+	stackName string
+	debug     bool
+}
+
+func (m *Main) rootCmd() *cobra.Command {
+	g := &globalFlags{}
+	root := &cobra.Command{
+		Use:   "streamproc",
+		Short: "Run the AWS real-time stream-processing reference architecture on one machine",
+		Long: `streamproc runs the tweet stream-processing pipeline (Kinesis → Lambda →
+DynamoDB, Firehose → S3 → Athena) from one template.yaml, on AWS or locally on
+embedded components with AWS's semantics.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.dataDir, "data-dir", ".streamproc", "directory holding the local tables, streams, bucket and dead letters")
+	pf.StringVarP(&g.template, "template", "t", "template.yaml", "SAM template describing the stack (defaults are used when it does not exist)")
+	pf.StringVar(&g.stackName, "stack-name", "streamproc", "stack name used to build physical resource names (<stack>-EventData, …)")
+	pf.BoolVar(&g.debug, "debug", false, "log at debug level")
+	root.AddCommand(m.invokeCmd(g), m.generateEventCmd(g), m.tableCmd(g), m.dlqCmd(g))
+	return root
+}
+
+// logger writes function logs to stderr, as sam local does, keeping stdout
+// for the response.
+func (m *Main) logger(g *globalFlags) *slog.Logger {
+	level := slog.LevelInfo
+	if g.debug {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: level}))
+}

@@ -1,0 +1,252 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/streamproc/streamproc/source/synthetic"
+	"github.com/streamproc/streamproc/tweet"
+)
+
+type genFlags struct {
+	file         string
+	count        int
+	shardID      string
+	partitionKey string
+	seed         int64
+}
+
+func (m *Main) generateEventCmd(g *globalFlags) *cobra.Command {
+	f := &genFlags{}
+	cmd := &cobra.Command{
+		Use:   "generate-event kinesis|firehose|schedule",
+		Short: "Print a well-formed event for 'streamproc invoke -e'",
+		Long: `Print an AWS-shaped event on stdout, like 'sam local generate-event'.
+
+Records come from --file (one record per line: JSON tweets, or any bytes — use
+it to test bad input; - reads stdin) or, without it, from the synthetic tweet
+source. Kinesis events carry epoch-seconds timestamps with milliseconds and
+56-digit sequence numbers; Firehose events carry epoch-millisecond timestamps
+and the KinesisStreamAsSource record metadata.`,
+		Example: `  streamproc generate-event kinesis --file tweets.jsonl > event.json
+  streamproc generate-event firehose --count 10
+  streamproc generate-event schedule`,
+		Args:      cobra.ExactArgs(1),
+		ValidArgs: []string{"kinesis", "firehose", "schedule"},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := loadStack(g)
+			if err != nil {
+				return err
+			}
+			var ev any
+			switch args[0] {
+			case "kinesis", "firehose":
+				recs, err := m.eventRecords(f)
+				if err != nil {
+					return err
+				}
+				if args[0] == "kinesis" {
+					ev = m.kinesisEvent(st, f, recs)
+				} else {
+					ev = m.firehoseEvent(st, f, recs)
+				}
+			case "schedule":
+				ev = m.scheduleEvent(st)
+			default:
+				return usagef("unknown event type %q; choose kinesis, firehose or schedule", args[0])
+			}
+			out, err := json.MarshalIndent(ev, "", "  ")
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintln(m.Stdout, string(out))
+			return err
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.file, "file", "", "records, one per line (- for stdin); default: synthetic tweets")
+	fl.IntVar(&f.count, "count", 3, "number of synthetic tweets when --file is not given")
+	fl.Int64Var(&f.seed, "seed", 1, "seed of the synthetic tweets")
+	fl.StringVar(&f.shardID, "shard-id", "shardId-000000000000", "shard the records come from")
+	fl.StringVar(&f.partitionKey, "partition-key", "", "partition key of every record (default: the tweet author's handle)")
+	return cmd
+}
+
+// eventRecord is one record's bytes and partition key.
+type eventRecord struct {
+	data []byte
+	pk   string
+}
+
+func (m *Main) eventRecords(f *genFlags) ([]eventRecord, error) {
+	var recs []eventRecord
+	if f.file == "" {
+		if f.count < 1 {
+			return nil, usagef("--count must be at least 1")
+		}
+		src := synthetic.New(synthetic.Options{Seed: f.seed, Now: m.Now, DeleteRate: -1})
+		for range f.count {
+			t := src.Next()
+			recs = append(recs, eventRecord{data: t.Raw, pk: t.ScreenName})
+		}
+	} else {
+		raw, err := m.readInput(f.file)
+		if err != nil {
+			return nil, err
+		}
+		sc := bufio.NewScanner(bytes.NewReader(raw))
+		sc.Buffer(make([]byte, 1<<20), 10<<20)
+		for sc.Scan() {
+			line := bytes.TrimRight(sc.Bytes(), "\r")
+			if len(bytes.TrimSpace(line)) == 0 {
+				continue
+			}
+			recs = append(recs, eventRecord{data: bytes.Clone(line), pk: partitionKeyOf(line)})
+		}
+		if err := sc.Err(); err != nil {
+			return nil, fmt.Errorf("read %s: %w", f.file, err)
+		}
+		if len(recs) == 0 {
+			return nil, usagef("%s holds no records (one record per line expected)", f.file)
+		}
+	}
+	if f.partitionKey != "" {
+		for i := range recs {
+			recs[i].pk = f.partitionKey
+		}
+	}
+	return recs, nil
+}
+
+// partitionKeyOf picks the producer's partition key — the author's handle —
+// falling back to a constant for bytes that are not a tweet.
+func partitionKeyOf(data []byte) string {
+	if msg, err := tweet.Decode(data); err == nil && len(msg.Tweets) > 0 {
+		return msg.Tweets[0].User.ScreenName
+	}
+	return "unknown"
+}
+
+// sequenceNumbers returns n increasing 56-digit sequence numbers starting
+// at a time-based base, the shape Kinesis uses.
+func sequenceNumbers(now time.Time, n int) []string {
+	base := new(big.Int).Exp(big.NewInt(10), big.NewInt(55), nil)
+	base.Mul(base, big.NewInt(4))
+	base.Add(base, new(big.Int).Mul(big.NewInt(now.UnixMilli()), new(big.Int).Exp(big.NewInt(10), big.NewInt(20), nil)))
+	out := make([]string, n)
+	for i := range out {
+		out[i] = new(big.Int).Add(base, big.NewInt(int64(i)*1000003)).String()
+	}
+	return out
+}
+
+// epochSeconds marshals as seconds with millisecond precision: 1545084650.987.
+type epochSeconds time.Time
+
+func (t epochSeconds) MarshalJSON() ([]byte, error) {
+	ms := time.Time(t).UnixMilli()
+	return []byte(strconv.FormatInt(ms/1000, 10) + "." + fmt.Sprintf("%03d", ms%1000)), nil
+}
+
+func (m *Main) kinesisEvent(st stackDef, f *genFlags, recs []eventRecord) any {
+	type kinesis struct {
+		KinesisSchemaVersion        string       `json:"kinesisSchemaVersion"`
+		PartitionKey                string       `json:"partitionKey"`
+		SequenceNumber              string       `json:"sequenceNumber"`
+		Data                        []byte       `json:"data"`
+		ApproximateArrivalTimestamp epochSeconds `json:"approximateArrivalTimestamp"`
+	}
+	type record struct {
+		Kinesis           kinesis `json:"kinesis"`
+		EventSource       string  `json:"eventSource"`
+		EventVersion      string  `json:"eventVersion"`
+		EventID           string  `json:"eventID"`
+		EventName         string  `json:"eventName"`
+		InvokeIdentityArn string  `json:"invokeIdentityArn"`
+		AwsRegion         string  `json:"awsRegion"`
+		EventSourceARN    string  `json:"eventSourceARN"`
+	}
+	now := m.Now()
+	seqs := sequenceNumbers(now, len(recs))
+	out := make([]record, len(recs))
+	for i, r := range recs {
+		out[i] = record{
+			Kinesis: kinesis{
+				KinesisSchemaVersion: "1.0", PartitionKey: r.pk, SequenceNumber: seqs[i], Data: r.data,
+				ApproximateArrivalTimestamp: epochSeconds(now.Add(time.Duration(i) * time.Millisecond)),
+			},
+			EventSource: "aws:kinesis", EventVersion: "1.0", EventID: f.shardID + ":" + seqs[i], EventName: "aws:kinesis:record",
+			InvokeIdentityArn: fmt.Sprintf("arn:aws:iam::%s:role/%s-DataStreamConsumerRole", localAccount, st.Name),
+			AwsRegion:         localRegion, EventSourceARN: st.streamARN(),
+		}
+	}
+	return map[string]any{"Records": out}
+}
+
+func (m *Main) firehoseEvent(st stackDef, f *genFlags, recs []eventRecord) any {
+	type metadata struct {
+		ShardID                     string `json:"shardId"`
+		PartitionKey                string `json:"partitionKey"`
+		ApproximateArrivalTimestamp int64  `json:"approximateArrivalTimestamp"`
+		SequenceNumber              string `json:"sequenceNumber"`
+		SubsequenceNumber           int64  `json:"subsequenceNumber"`
+	}
+	type record struct {
+		RecordID                    string   `json:"recordId"`
+		ApproximateArrivalTimestamp int64    `json:"approximateArrivalTimestamp"`
+		Data                        []byte   `json:"data"`
+		KinesisRecordMetadata       metadata `json:"kinesisRecordMetadata"`
+	}
+	now := m.Now()
+	seqs := sequenceNumbers(now, len(recs))
+	out := make([]record, len(recs))
+	for i, r := range recs {
+		ms := now.Add(time.Duration(i) * time.Millisecond).UnixMilli()
+		// Firehose record ids are opaque; this is the shape it uses for a
+		// Kinesis source: sequence number, subsequence and shard.
+		out[i] = record{
+			RecordID:                    seqs[i] + "000000000000000" + strconv.Itoa(i),
+			ApproximateArrivalTimestamp: ms,
+			Data:                        r.data,
+			KinesisRecordMetadata:       metadata{ShardID: f.shardID, PartitionKey: r.pk, ApproximateArrivalTimestamp: ms, SequenceNumber: seqs[i]},
+		}
+	}
+	return map[string]any{
+		"invocationId":           newUUID(),
+		"deliveryStreamArn":      fmt.Sprintf("arn:aws:firehose:%s:%s:deliverystream/%s-FirehoseDeliveryStream", localRegion, localAccount, st.Name),
+		"sourceKinesisStreamArn": st.streamARN(),
+		"region":                 localRegion,
+		"records":                out,
+	}
+}
+
+func (m *Main) scheduleEvent(st stackDef) any {
+	return map[string]any{
+		"version":     "0",
+		"id":          newUUID(),
+		"detail-type": "Scheduled Event",
+		"source":      "aws.events",
+		"account":     localAccount,
+		"time":        m.Now().UTC().Format(time.RFC3339),
+		"region":      localRegion,
+		"resources":   []string{fmt.Sprintf("arn:aws:events:%s:%s:rule/%s-DataStreamProducerSchedule", localRegion, localAccount, st.Name)},
+		"detail":      map[string]any{},
+	}
+}
+
+// newUUID returns a random version-4 UUID.
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}

@@ -1,0 +1,169 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/spf13/cobra"
+
+	"github.com/streamproc/streamproc/function/consumer"
+	"github.com/streamproc/streamproc/function/transformer"
+	"github.com/streamproc/streamproc/function/trending"
+)
+
+func (m *Main) invokeCmd(g *globalFlags) *cobra.Command {
+	var eventPath string
+	cmd := &cobra.Command{
+		Use:   "invoke FUNCTION -e EVENT.json",
+		Short: "Run one function in-process on the embedded components of the data dir",
+		Long: `Run one function in-process, like 'sam local invoke', against the tables,
+stream and dead-letter store in --data-dir. The function's JSON response goes
+to stdout, its logs to stderr.
+
+FUNCTION is a package name (consumer, transformer, producer, trending), a
+logical ID from the template (DataStreamConsumer, …) or a physical name
+(<stack>-DataStreamConsumer). Its environment comes from template.yaml when
+it exists, and from the same defaults otherwise.`,
+		Example: `  streamproc generate-event kinesis --file tweets.jsonl > event.json
+  streamproc invoke consumer -e event.json
+  streamproc generate-event firehose | streamproc invoke transformer -e -`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if eventPath == "" {
+				return usagef("an event is required: -e EVENT.json, or -e - to read stdin (make one with 'streamproc generate-event')")
+			}
+			return m.invoke(cmd.Context(), g, args[0], eventPath)
+		},
+	}
+	cmd.Flags().StringVarP(&eventPath, "event", "e", "", "event file, or - for stdin")
+	return cmd
+}
+
+func (m *Main) readInput(path string) ([]byte, error) {
+	if path == "-" {
+		return io.ReadAll(m.Stdin)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read event: %w", err)
+	}
+	return b, nil
+}
+
+func (m *Main) invoke(ctx context.Context, g *globalFlags, name, eventPath string) error {
+	st, err := loadStack(g)
+	if err != nil {
+		return err
+	}
+	fn, err := st.function(name)
+	if err != nil {
+		return err
+	}
+	raw, err := m.readInput(eventPath)
+	if err != nil {
+		return err
+	}
+	log := m.logger(g).With("function", st.Name+"-"+fn.LogicalID)
+	rt, err := openRuntime(ctx, g.dataDir, st, m.Getenv, m.Now, log)
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+
+	ctx, cancel := context.WithTimeout(ctx, fn.Timeout)
+	defer cancel()
+	resp, err := m.call(ctx, st, fn, rt, raw, log)
+	if err != nil {
+		// Lambda's error shape, so scripts can parse it either way.
+		out, _ := json.Marshal(map[string]string{"errorMessage": err.Error(), "errorType": errorType(err)})
+		fmt.Fprintln(m.Stdout, string(out))
+		return fmt.Errorf("function %s failed: %w", fn.LogicalID, err)
+	}
+	out, err := json.Marshal(resp)
+	if err != nil {
+		return fmt.Errorf("encode response: %w", err)
+	}
+	fmt.Fprintln(m.Stdout, string(out))
+	return nil
+}
+
+func errorType(err error) string {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "Sandbox.Timedout"
+	case errors.Is(err, errBadEvent):
+		return "InvalidEvent"
+	}
+	return "FunctionError"
+}
+
+var errBadEvent = errors.New("bad event")
+
+// decodeEvent decodes raw into ev, rejecting input that cannot be the event
+// the function expects, with a hint to the generator.
+func decodeEvent(raw []byte, ev any, kind string, ok func() bool) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if err := dec.Decode(ev); err != nil {
+		return fmt.Errorf("%w: not a %s event: %v (make one with 'streamproc generate-event %s')", errBadEvent, kind, err, kind)
+	}
+	if !ok() {
+		return fmt.Errorf("%w: not a %s event: no records found (make one with 'streamproc generate-event %s')", errBadEvent, kind, kind)
+	}
+	return nil
+}
+
+// call builds the function's handler on the runtime and invokes it.
+func (m *Main) call(ctx context.Context, st stackDef, fn fnDef, rt *runtime, raw []byte, log *slog.Logger) (any, error) {
+	switch fn.Name {
+	case "consumer":
+		var ev events.KinesisEvent
+		if err := decodeEvent(raw, &ev, "kinesis", func() bool { return len(ev.Records) > 0 }); err != nil {
+			return nil, err
+		}
+		ttl, err := fn.envInt(envTTLDays, 0)
+		if err != nil {
+			return nil, err
+		}
+		h := &consumer.Handler{Table: rt.tables, TableName: fn.Env[envTable], TTLDays: ttl, DeadLetters: rt.dead, FunctionName: st.Name + "-" + fn.LogicalID, Logger: log, Now: m.Now}
+		return h.Handle(ctx, ev)
+	case "transformer":
+		var ev events.KinesisFirehoseEvent
+		if err := decodeEvent(raw, &ev, "firehose", func() bool { return len(ev.Records) > 0 }); err != nil {
+			return nil, err
+		}
+		return (&transformer.Handler{Logger: log}).Handle(ctx, ev)
+	case "trending":
+		var ev events.KinesisTimeWindowEvent
+		if err := decodeEvent(raw, &ev, "kinesis", func() bool { return len(ev.Records) > 0 || ev.IsFinalInvokeForWindow }); err != nil {
+			return nil, err
+		}
+		return (&trending.Handler{Table: rt.tables, TableName: fn.Env[envTrendsTable], Logger: log}).Handle(ctx, ev)
+	case "producer":
+		var ev events.EventBridgeEvent
+		if err := decodeEvent(raw, &ev, "schedule", func() bool { return true }); err != nil {
+			return nil, err
+		}
+		return m.runProducer(ctx, st, fn, rt, ev, log)
+	}
+	return nil, fmt.Errorf("function %s has no local handler", fn.Name)
+}
+
+// parseInt64 parses an optional integer setting.
+func parseInt64(key, v string, def int64) (int64, error) {
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s=%q is not an integer", key, v)
+	}
+	return n, nil
+}

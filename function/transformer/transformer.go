@@ -1,0 +1,91 @@
+// Package transformer is the FirehoseTransformer Lambda: each record becomes
+// one condensed JSON line ('\n'-terminated, so Athena can read the objects).
+//
+// Contract with Firehose: every input recordId comes back exactly once, in
+// order. Tweets → Ok with their condensed lines; stream notices (delete,
+// limit, …) → Dropped; bytes that are not a tweet → ProcessingFailed with the
+// original data, which Firehose writes under the error prefix. One bad record
+// never fails the batch, and the handler never returns an error for bad
+// data — an error would make Firehose retry, then fail, the whole batch.
+package transformer
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/streamproc/streamproc"
+	"github.com/streamproc/streamproc/tweet"
+)
+
+// MaxResponseBytes is Lambda's synchronous response limit. Data is base64 in
+// the response, hence the 4/3 in the accounting below.
+const MaxResponseBytes = 6 << 20
+
+// Metric names.
+const (
+	MetricOk      = "RecordsOk"
+	MetricDropped = "RecordsDropped"
+	MetricFailed  = "RecordsProcessingFailed"
+)
+
+// Handler transforms Firehose batches. Zero value is usable.
+type Handler struct {
+	Logger  *slog.Logger
+	Metrics streamproc.Metrics
+}
+
+// responseOverhead is a generous per-record allowance for the JSON around the
+// data (recordId, result, metadata).
+const responseOverhead = 256
+
+// Handle transforms one batch.
+func (h *Handler) Handle(ctx context.Context, ev events.KinesisFirehoseEvent) (events.KinesisFirehoseResponse, error) {
+	log, metrics := h.Logger, h.Metrics
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if metrics == nil {
+		metrics = streamproc.NopMetrics{}
+	}
+	out := events.KinesisFirehoseResponse{Records: make([]events.KinesisFirehoseResponseRecord, len(ev.Records))}
+	var ok, dropped, failed int64
+	size := 64
+	for i, r := range ev.Records {
+		rec := events.KinesisFirehoseResponseRecord{RecordID: r.RecordID}
+		msg, err := tweet.Decode(r.Data)
+		switch {
+		case err != nil:
+			rec.Result, rec.Data = events.KinesisFirehoseTransformedStateProcessingFailed, r.Data
+			failed++
+			log.WarnContext(ctx, "record failed processing", "recordId", r.RecordID, "reason", err.Error())
+		case msg.Kind == tweet.KindNotice:
+			rec.Result = events.KinesisFirehoseTransformedStateDropped
+			dropped++
+		default:
+			var line []byte
+			for t := range msg.Tweets {
+				line = msg.Tweets[t].AppendCondensed(line)
+			}
+			rec.Result, rec.Data = events.KinesisFirehoseTransformedStateOk, line
+			ok++
+		}
+		size += responseOverhead + len(r.RecordID) + (len(rec.Data)+2)/3*4
+		if size > MaxResponseBytes && rec.Result == events.KinesisFirehoseTransformedStateOk {
+			// Lambda would reject the whole response. Hand the original bytes
+			// back as failed instead: they land under the error prefix, not lost.
+			size += (len(r.Data)+2)/3*4 - (len(rec.Data)+2)/3*4
+			rec.Result, rec.Data = events.KinesisFirehoseTransformedStateProcessingFailed, r.Data
+			ok--
+			failed++
+			log.ErrorContext(ctx, "response would exceed 6 MB; record returned as ProcessingFailed (lower the processor BufferSizeInMBs)", "recordId", r.RecordID)
+		}
+		out.Records[i] = rec
+	}
+	metrics.Count(MetricOk, ok)
+	metrics.Count(MetricDropped, dropped)
+	metrics.Count(MetricFailed, failed)
+	log.InfoContext(ctx, "batch transformed", "records", len(ev.Records), "ok", ok, "dropped", dropped, "processingFailed", failed)
+	return out, nil
+}
