@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	json "github.com/goccy/go-json"
@@ -299,9 +300,19 @@ func hashtagsV1(ents *v1Entities, text string) []string {
 	}
 	out := make([]string, 0, len(ents.Hashtags))
 	for _, h := range ents.Hashtags {
-		out = append(out, h.Text)
+		out = append(out, cleanTag(h.Text))
 	}
 	return out
+}
+
+// cleanTag removes white space from an entity's hashtag. A hashtag cannot
+// contain any, yet archived payloads have it (the seed's own test tweet has
+// "오마이 걸" in its entities for "#오마이걸" in its text).
+func cleanTag(s string) string {
+	if strings.IndexFunc(s, unicode.IsSpace) < 0 {
+		return s
+	}
+	return strings.Join(strings.Fields(s), "")
 }
 
 func userV1(u *v1User) User {
@@ -425,7 +436,7 @@ func tweetV2(d *v2Tweet, inc *v2Includes) (Tweet, error) {
 	} else if len(ents.Hashtags) > 0 {
 		t.Hashtags = make([]string, 0, len(ents.Hashtags))
 		for _, h := range ents.Hashtags {
-			t.Hashtags = append(t.Hashtags, h.Tag)
+			t.Hashtags = append(t.Hashtags, cleanTag(h.Tag))
 		}
 	}
 	return t, nil

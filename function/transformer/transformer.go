@@ -51,7 +51,12 @@ func (h *Handler) Handle(ctx context.Context, ev events.KinesisFirehoseEvent) (e
 	}
 	out := events.KinesisFirehoseResponse{Records: make([]events.KinesisFirehoseResponseRecord, len(ev.Records))}
 	var ok, dropped, failed int64
+	// Every record's envelope is reserved up front, so only data can push
+	// the response over the limit and dropping data always brings it back.
 	size := 64
+	for _, r := range ev.Records {
+		size += responseOverhead + len(r.RecordID)
+	}
 	for i, r := range ev.Records {
 		rec := events.KinesisFirehoseResponseRecord{RecordID: r.RecordID}
 		msg, err := tweet.Decode(r.Data)
@@ -71,14 +76,21 @@ func (h *Handler) Handle(ctx context.Context, ev events.KinesisFirehoseEvent) (e
 			rec.Result, rec.Data = events.KinesisFirehoseTransformedStateOk, line
 			ok++
 		}
-		size += responseOverhead + len(r.RecordID) + (len(rec.Data)+2)/3*4
-		if size > MaxResponseBytes && rec.Result == events.KinesisFirehoseTransformedStateOk {
-			// Lambda would reject the whole response. Hand the original bytes
-			// back as failed instead: they land under the error prefix, not lost.
-			size += (len(r.Data)+2)/3*4 - (len(rec.Data)+2)/3*4
-			rec.Result, rec.Data = events.KinesisFirehoseTransformedStateProcessingFailed, r.Data
-			ok--
-			failed++
+		size += (len(rec.Data) + 2) / 3 * 4
+		if size > MaxResponseBytes {
+			// Lambda would reject the whole response and Firehose would
+			// fail the whole batch. Return this record as failed without
+			// data instead: Firehose writes its own copy of the original
+			// bytes under the error prefix, so nothing is lost.
+			size -= (len(rec.Data) + 2) / 3 * 4
+			if rec.Result == events.KinesisFirehoseTransformedStateOk {
+				ok--
+				failed++
+			} else if rec.Result == events.KinesisFirehoseTransformedStateDropped {
+				dropped--
+				failed++
+			}
+			rec.Result, rec.Data = events.KinesisFirehoseTransformedStateProcessingFailed, nil
 			log.ErrorContext(ctx, "response would exceed 6 MB; record returned as ProcessingFailed (lower the processor BufferSizeInMBs)", "recordId", r.RecordID)
 		}
 		out.Records[i] = rec

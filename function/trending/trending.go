@@ -189,6 +189,10 @@ func fold(counts map[string]int64, limit int) {
 		}
 		return tags[i] > tags[j]
 	})
+	// Room for KeyOther's own entry at its widest.
+	if _, ok := counts[KeyOther]; !ok {
+		size += len(KeyOther) + 6 + 19
+	}
 	for _, k := range tags {
 		if size <= limit {
 			break
