@@ -2,10 +2,40 @@
 # check; .ci/run calls exactly it.
 GO            ?= go
 STATICCHECK   ?= $(shell $(GO) env GOPATH)/bin/staticcheck
-LAMBDAS       := consumer transformer producer trending
+LAMBDAS       := consumer transformer producer trending bucketcleaner
 LAMBDA_FLAGS  := -tags lambda.norpc -trimpath -ldflags="-s -w"
+LAMBDA_ARCH   ?= arm64
 
-.PHONY: all build test lint tools lambdas clean
+.PHONY: all build test lint tools lambdas clean template-queries
+
+# Lambda bootstraps: static linux binaries named bootstrap for provided.al2023.
+# $(1) = package under cmd/lambda, $(2) = output directory.
+define build-lambda
+	mkdir -p $(2)
+	GOOS=linux GOARCH=$(LAMBDA_ARCH) CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o $(2)/bootstrap ./cmd/lambda/$(1)
+endef
+
+# `sam build` (BuildMethod: makefile) calls build-<LogicalID> with ARTIFACTS_DIR set.
+build-DataStreamConsumer:  ; $(call build-lambda,consumer,$(ARTIFACTS_DIR))
+build-FirehoseTransformer: ; $(call build-lambda,transformer,$(ARTIFACTS_DIR))
+build-DataStreamProducer:  ; $(call build-lambda,producer,$(ARTIFACTS_DIR))
+build-TrendingHashtags:    ; $(call build-lambda,trending,$(ARTIFACTS_DIR))
+build-BucketCleaner:       ; $(call build-lambda,bucketcleaner,$(ARTIFACTS_DIR))
+
+# dist/<fn>.zip for each function, ready for `aws lambda update-function-code`.
+lambdas:
+	@for fn in $(LAMBDAS); do \
+		$(MAKE) --no-print-directory lambda-zip FN=$$fn || exit 1; \
+	done
+
+lambda-zip:
+	$(call build-lambda,$(FN),dist/$(FN))
+	cd dist/$(FN) && rm -f ../$(FN).zip && python3 -m zipfile -c ../$(FN).zip bootstrap
+	@echo "dist/$(FN).zip"
+
+# Rewrites the AWS::Athena::NamedQuery resources of template.yaml from queries/*.sql.
+template-queries:
+	UPDATE_TEMPLATE=1 $(GO) test ./deploy -run TestNamedQueriesMatchFiles -count=1
 
 all: build
 
