@@ -6,7 +6,7 @@ LAMBDAS       := consumer transformer producer trending bucketcleaner
 LAMBDA_FLAGS  := -tags lambda.norpc -trimpath -ldflags="-s -w"
 LAMBDA_ARCH   ?= arm64
 
-.PHONY: all build test lint tools lambdas clean template-queries
+.PHONY: all build test lint tools lambdas clean template-queries demo
 
 # Lambda bootstraps: static linux binaries named bootstrap for provided.al2023.
 # $(1) = package under cmd/lambda, $(2) = output directory.
@@ -52,6 +52,13 @@ lint:
 
 test: lint
 	$(GO) test -race -count=1 ./...
+
+# The main job on the embedded default: synthetic tweets → local stream →
+# consumer → EventData, then a look at the table.
+demo: build
+	bin/streamproc generate-event schedule | bin/streamproc invoke producer -e - > /dev/null
+	bin/streamproc generate-event kinesis --from-stream --count 500 | bin/streamproc invoke consumer -e -
+	bin/streamproc table scan EventData --limit 5
 
 clean:
 	rm -rf bin dist .aws-sam
