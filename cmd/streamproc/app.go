@@ -78,6 +78,8 @@ type globalFlags struct {
 	template  string
 	stackName string
 	debug     bool
+	// parameterOverrides are template parameter values, as sam deploy takes them.
+	parameterOverrides []string
 }
 
 func (m *Main) rootCmd() *cobra.Command {
@@ -97,6 +99,7 @@ embedded components with AWS's semantics.`,
 	pf.StringVarP(&g.template, "template", "t", "template.yaml", "SAM template describing the stack (defaults are used when it does not exist)")
 	pf.StringVar(&g.stackName, "stack-name", "streamproc", "stack name used to build physical resource names (<stack>-EventData, …)")
 	pf.BoolVar(&g.debug, "debug", false, "log at debug level")
+	pf.StringArrayVar(&g.parameterOverrides, "parameter-overrides", nil, "template parameter values, Key=Value (repeatable), as sam deploy takes them")
 	root.AddCommand(m.invokeCmd(g), m.generateEventCmd(g), m.tableCmd(g), m.dlqCmd(g))
 	return root
 }

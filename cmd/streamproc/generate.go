@@ -22,6 +22,8 @@ type genFlags struct {
 	shardID      string
 	partitionKey string
 	seed         int64
+	fromStream   bool
+	seqs         []string // the records' real sequence numbers, with --from-stream
 }
 
 func (m *Main) generateEventCmd(g *globalFlags) *cobra.Command {
@@ -49,7 +51,15 @@ and the KinesisStreamAsSource record metadata.`,
 			var ev any
 			switch args[0] {
 			case "kinesis", "firehose":
-				recs, err := m.eventRecords(f)
+				var recs []eventRecord
+				if f.fromStream {
+					if f.file != "" {
+						return usagef("--from-stream and --file exclude each other")
+					}
+					recs, f.seqs, err = m.streamRecords(cmd.Context(), g, f.shardID, f.count)
+				} else {
+					recs, err = m.eventRecords(f)
+				}
 				if err != nil {
 					return err
 				}
@@ -76,6 +86,7 @@ and the KinesisStreamAsSource record metadata.`,
 	fl.IntVar(&f.count, "count", 3, "number of synthetic tweets when --file is not given")
 	fl.Int64Var(&f.seed, "seed", 1, "seed of the synthetic tweets")
 	fl.StringVar(&f.shardID, "shard-id", "shardId-000000000000", "shard the records come from")
+	fl.BoolVar(&f.fromStream, "from-stream", false, "take the records from the local stream in --data-dir (oldest first, up to --count)")
 	fl.StringVar(&f.partitionKey, "partition-key", "", "partition key of every record (default: the tweet author's handle)")
 	return cmd
 }
@@ -175,7 +186,10 @@ func (m *Main) kinesisEvent(st stackDef, f *genFlags, recs []eventRecord) any {
 		EventSourceARN    string  `json:"eventSourceARN"`
 	}
 	now := m.Now()
-	seqs := sequenceNumbers(now, len(recs))
+	seqs := f.seqs
+	if seqs == nil {
+		seqs = sequenceNumbers(now, len(recs))
+	}
 	out := make([]record, len(recs))
 	for i, r := range recs {
 		out[i] = record{
@@ -206,7 +220,10 @@ func (m *Main) firehoseEvent(st stackDef, f *genFlags, recs []eventRecord) any {
 		KinesisRecordMetadata       metadata `json:"kinesisRecordMetadata"`
 	}
 	now := m.Now()
-	seqs := sequenceNumbers(now, len(recs))
+	seqs := f.seqs
+	if seqs == nil {
+		seqs = sequenceNumbers(now, len(recs))
+	}
 	out := make([]record, len(recs))
 	for i, r := range recs {
 		ms := now.Add(time.Duration(i) * time.Millisecond).UnixMilli()

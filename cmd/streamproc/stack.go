@@ -36,6 +36,7 @@ const (
 	envWOEID       = "TWITTER_WOEID"
 	envTopN        = "TOP_N"
 	envQuery       = "SEARCH_QUERY"
+	envSource      = "TWEET_SOURCE"
 )
 
 // fnDef is one function of the stack.
@@ -59,6 +60,7 @@ type stackDef struct {
 	Functions []fnDef
 	Tables    []tableDef
 	Stream    string
+	Shards    int
 }
 
 // defaultStack mirrors template.yaml's defaults, so commands work before a
@@ -70,6 +72,7 @@ func defaultStack(name string) stackDef {
 	return stackDef{
 		Name:   name,
 		Stream: stream,
+		Shards: 1,
 		Tables: []tableDef{
 			{Short: "EventData", LogicalID: "EventDataTable", Spec: tweet.EventDataSpec(eventData)},
 			{Short: "Trends", LogicalID: "TrendsTable", Spec: trending.TrendsSpec(trends)},
@@ -87,10 +90,38 @@ func defaultStack(name string) stackDef {
 // the defaults otherwise.
 func loadStack(g *globalFlags) (stackDef, error) {
 	st := defaultStack(g.stackName)
+	overrides, err := parseOverrides(g.parameterOverrides)
+	if err != nil {
+		return st, err
+	}
 	if _, err := os.Stat(g.template); errors.Is(err, os.ErrNotExist) {
+		if len(overrides) > 0 {
+			return st, usagef("--parameter-overrides needs a template; %s does not exist", g.template)
+		}
 		return st, nil
 	}
-	return applyTemplate(st, g.template)
+	return applyTemplate(st, g.template, overrides)
+}
+
+// parseOverrides reads sam-style Key=Value pairs (also "Key=Value Key2=Value2"
+// in one argument, as sam deploy accepts).
+func parseOverrides(args []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, a := range args {
+		for _, kv := range strings.Fields(a) {
+			kv = strings.TrimPrefix(kv, "ParameterKey=")
+			k, v, ok := strings.Cut(kv, "=")
+			v = strings.TrimPrefix(v, "ParameterValue=")
+			if k2, v2, ok2 := strings.Cut(kv, ",ParameterValue="); ok2 {
+				k, v, ok = k2, v2, true
+			}
+			if !ok || k == "" {
+				return nil, usagef("--parameter-overrides %q: expected Key=Value", kv)
+			}
+			out[k] = v
+		}
+	}
+	return out, nil
 }
 
 // function finds a function by package name, logical ID or physical name.

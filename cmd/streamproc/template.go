@@ -13,17 +13,26 @@ import (
 
 // applyTemplate overlays template.yaml's function environments, timeouts,
 // tables and stream on the defaults.
-func applyTemplate(st stackDef, file string) (stackDef, error) {
+func applyTemplate(st stackDef, file string, overrides map[string]string) (stackDef, error) {
 	t, err := stack.Load(file)
 	if err != nil {
 		return st, err
 	}
-	r, err := t.Resolve(stack.Env{StackName: st.Name, Region: localRegion, Account: localAccount})
+	r, err := t.Resolve(stack.Env{StackName: st.Name, Region: localRegion, Account: localAccount, Overrides: overrides})
 	if err != nil {
 		return st, fmt.Errorf("%s: %w", file, err)
 	}
 	for _, id := range t.ResourceIDs("AWS::Kinesis::Stream") {
+		props, err := r.Properties(id)
+		if err != nil {
+			return st, err
+		}
 		st.Stream = r.Name(id)
+		if v, ok := props["ShardCount"]; ok {
+			if st.Shards, err = shardsParam(v); err != nil {
+				return st, fmt.Errorf("%s: stream %s: %w", file, id, err)
+			}
+		}
 		break
 	}
 	var tables []tableDef

@@ -1,0 +1,257 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+)
+
+const fixtures = "../../testdata/fixtures"
+
+// cli runs the program in-process on one data dir and the project template.
+type cli struct {
+	t   *testing.T
+	dir string
+	now time.Time
+}
+
+func newCLI(t *testing.T) *cli {
+	return &cli{t: t, dir: t.TempDir(), now: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)}
+}
+
+// run executes one command line with stdin and returns stdout, stderr and
+// the exit code.
+func (c *cli) run(stdin string, args ...string) (string, string, int) {
+	c.t.Helper()
+	var out, errb bytes.Buffer
+	m := &Main{Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb,
+		Getenv: func(string) (string, bool) { return "", false },
+		Now:    func() time.Time { return c.now }}
+	full := append([]string{"--data-dir", c.dir, "-t", "../../template.yaml"}, args...)
+	code := m.Run(context.Background(), full)
+	return out.String(), errb.String(), code
+}
+
+func (c *cli) mustRun(stdin string, args ...string) string {
+	c.t.Helper()
+	out, errs, code := c.run(stdin, args...)
+	if code != 0 {
+		c.t.Fatalf("streamproc %s: exit %d\n%s", strings.Join(args, " "), code, errs)
+	}
+	return out
+}
+
+func jsonLines(t *testing.T, s string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	sc := bufio.NewScanner(strings.NewReader(s))
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	for sc.Scan() {
+		dec := json.NewDecoder(bytes.NewReader(sc.Bytes()))
+		dec.UseNumber()
+		var m map[string]any
+		if err := dec.Decode(&m); err != nil {
+			t.Fatalf("not a JSON line: %q: %v", sc.Text(), err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// statusesJSONL writes the search fixture's statuses one per line.
+func statusesJSONL(t *testing.T) (string, []map[string]any) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(fixtures, "x-v1.1-search-tweets.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var page struct {
+		Statuses []json.RawMessage `json:"statuses"`
+	}
+	if err := json.Unmarshal(b, &page); err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	var refs []map[string]any
+	for _, s := range page.Statuses {
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, s); err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, buf.String())
+		dec := json.NewDecoder(bytes.NewReader(s))
+		dec.UseNumber()
+		var m map[string]any
+		if err := dec.Decode(&m); err != nil {
+			t.Fatal(err)
+		}
+		refs = append(refs, m)
+	}
+	return strings.Join(lines, "\n") + "\n", refs
+}
+
+func TestInvokeTransformerSeedEvent(t *testing.T) {
+	c := newCLI(t)
+	out := c.mustRun("", "invoke", "transformer", "-e", filepath.Join(fixtures, "firehose-event-seed.json"))
+	var resp events.KinesisFirehoseResponse
+	if err := json.Unmarshal([]byte(out), &resp); err != nil {
+		t.Fatalf("response is not JSON: %v\n%s", err, out)
+	}
+	if len(resp.Records) != 1 || resp.Records[0].Result != "Ok" {
+		t.Fatalf("response = %s", out)
+	}
+	line := string(resp.Records[0].Data)
+	if !strings.HasSuffix(line, "\n") || strings.Count(line, "\n") != 1 {
+		t.Fatalf("record data is not one line ending in \\n: %q", line)
+	}
+	rec := jsonLines(t, line)[0]
+	if rec["id"] != json.Number("1174681441692635136") || rec["created_at"] != "2019-09-19 13:47:34" || rec["source"] != "Twitter for iPhone" {
+		t.Errorf("condensed = %v", rec)
+	}
+	if !strings.Contains(rec["text"].(string), "오마이걸") || rec["user_name"] != "기적은너야🌈" {
+		t.Errorf("Korean text or emoji lost: %q %q", rec["text"], rec["user_name"])
+	}
+}
+
+func TestConsumerStoresEveryFixtureStatusOnce(t *testing.T) {
+	c := newCLI(t)
+	jsonl, refs := statusesJSONL(t)
+	event := c.mustRun(jsonl, "generate-event", "kinesis", "--file", "-")
+	for range 2 {
+		out := c.mustRun(event, "invoke", "consumer", "-e", "-")
+		if !strings.Contains(out, `"batchItemFailures":[]`) {
+			t.Fatalf("consumer response = %s", out)
+		}
+	}
+	items := jsonLines(t, c.mustRun("", "table", "scan", "EventData"))
+	if len(items) != len(refs) {
+		t.Fatalf("%d items after two deliveries of %d tweets", len(items), len(refs))
+	}
+	byID := map[string]map[string]any{}
+	for _, it := range items {
+		byID[it["Id"].(string)] = it
+	}
+	for _, ref := range refs {
+		id := ref["id_str"].(string)
+		it, ok := byID[id]
+		if !ok {
+			t.Errorf("tweet %s missing from EventData", id)
+			continue
+		}
+		want := ref["full_text"].(string)
+		if rt, ok := ref["retweeted_status"].(map[string]any); ok {
+			want = "RT @" + rt["user"].(map[string]any)["screen_name"].(string) + ": " + rt["full_text"].(string)
+		}
+		if it["Message"] != want || it["Username"] != ref["user"].(map[string]any)["screen_name"] {
+			t.Errorf("item %s = %v", id, it)
+		}
+	}
+	// The same table by its physical and logical names.
+	for _, name := range []string{"streamproc-EventData", "EventDataTable"} {
+		if n := len(jsonLines(t, c.mustRun("", "table", "scan", name))); n != len(refs) {
+			t.Errorf("table scan %s: %d items", name, n)
+		}
+	}
+	first := refs[0]
+	got := jsonLines(t, c.mustRun("", "table", "get", "EventData", first["user"].(map[string]any)["screen_name"].(string), first["id_str"].(string)))
+	if len(got) != 1 || got[0]["Id"] != first["id_str"] {
+		t.Errorf("table get = %v", got)
+	}
+}
+
+func TestMixedBatchDeadLettersGarbage(t *testing.T) {
+	c := newCLI(t)
+	jsonl, refs := statusesJSONL(t)
+	lines := strings.Split(strings.TrimSpace(jsonl), "\n")
+	mixed := strings.Join([]string{lines[0], "this is not json \xff\xfe", `{"delete":{"status":{"id":1,"id_str":"1","user_id":2,"user_id_str":"2"},"timestamp_ms":"1"}}`, lines[1]}, "\n")
+	event := c.mustRun(mixed, "generate-event", "kinesis", "--file", "-")
+	out := c.mustRun(event, "invoke", "DataStreamConsumer", "-e", "-")
+	if !strings.Contains(out, `"batchItemFailures":[]`) {
+		t.Fatalf("a bad record must not fail the batch: %s", out)
+	}
+	if n := len(jsonLines(t, c.mustRun("", "table", "scan", "EventData"))); n != 2 {
+		t.Errorf("%d items, want 2", n)
+	}
+	dls := jsonLines(t, c.mustRun("", "dlq", "consumer"))
+	if len(dls) != 1 || !strings.Contains(dls[0]["reason"].(string), "UTF-8") || dls[0]["shardId"] != "shardId-000000000000" || dls[0]["sequenceNumber"] == "" {
+		t.Fatalf("dead letters = %v", dls)
+	}
+	_ = refs
+}
+
+func TestUsageErrors(t *testing.T) {
+	c := newCLI(t)
+	tests := []struct {
+		args []string
+		code int
+		hint string
+	}{
+		{[]string{"invoke", "nosuchfn", "-e", "x.json"}, exitUsage, "choose one of consumer"},
+		{[]string{"invoke", "consumer"}, exitUsage, "-e EVENT.json"},
+		{[]string{"invoke", "consumer", "--bogus"}, exitUsage, "unknown flag"},
+		{[]string{"table", "scan", "Nope"}, exitUsage, "choose one of EventData"},
+		{[]string{"generate-event", "sqs"}, exitUsage, "kinesis, firehose or schedule"},
+		{[]string{"--parameter-overrides", "Nope=1", "table", "list"}, exitError, "no such parameter"},
+		{[]string{"invoke", "consumer", "-e", "-"}, exitError, "generate-event kinesis"},
+	}
+	for _, tc := range tests {
+		_, errs, code := c.run(`{"not":"an event"}`, tc.args...)
+		if code != tc.code || !strings.Contains(errs, tc.hint) {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d mentioning %q", tc.args, code, errs, tc.code, tc.hint)
+		}
+	}
+}
+
+func TestGenerateEventShapes(t *testing.T) {
+	c := newCLI(t)
+	var kin struct {
+		Records []struct {
+			Kinesis struct {
+				SequenceNumber              string          `json:"sequenceNumber"`
+				ApproximateArrivalTimestamp json.RawMessage `json:"approximateArrivalTimestamp"`
+				Data                        []byte          `json:"data"`
+				PartitionKey                string          `json:"partitionKey"`
+			} `json:"kinesis"`
+			EventID        string `json:"eventID"`
+			EventSourceARN string `json:"eventSourceARN"`
+		} `json:"Records"`
+	}
+	if err := json.Unmarshal([]byte(c.mustRun("", "generate-event", "kinesis", "--count", "3")), &kin); err != nil {
+		t.Fatal(err)
+	}
+	prev := ""
+	for _, r := range kin.Records {
+		k := r.Kinesis
+		if len(k.SequenceNumber) != 56 || k.SequenceNumber <= prev || r.EventID != "shardId-000000000000:"+k.SequenceNumber {
+			t.Errorf("sequence number %q / eventID %q", k.SequenceNumber, r.EventID)
+		}
+		prev = k.SequenceNumber
+		if !regexp.MustCompile(`^1795687200\.00[0-2]$`).Match(k.ApproximateArrivalTimestamp) {
+			t.Errorf("arrival timestamp %s is not epoch seconds with millis", k.ApproximateArrivalTimestamp)
+		}
+		if len(k.Data) < 1000 || k.PartitionKey == "" || r.EventSourceARN != "arn:aws:kinesis:us-east-1:000000000000:stream/streamproc-EventStream" {
+			t.Errorf("record = %+v", r)
+		}
+	}
+	var fh struct {
+		Records []struct {
+			ApproximateArrivalTimestamp json.RawMessage `json:"approximateArrivalTimestamp"`
+		} `json:"records"`
+		SourceKinesisStreamArn string `json:"sourceKinesisStreamArn"`
+	}
+	if err := json.Unmarshal([]byte(c.mustRun("", "generate-event", "firehose", "--count", "1")), &fh); err != nil {
+		t.Fatal(err)
+	}
+	if string(fh.Records[0].ApproximateArrivalTimestamp) != "1795687200000" || fh.SourceKinesisStreamArn == "" {
+		t.Errorf("firehose event = %+v", fh)
+	}
+}

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strconv"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/streamproc/streamproc"
+	"github.com/streamproc/streamproc/function/producer"
+	"github.com/streamproc/streamproc/local/stream"
+	"github.com/streamproc/streamproc/source/synthetic"
+)
+
+// openStream opens the data dir's stream engine and creates the stack's
+// stream if it does not exist yet.
+func (m *Main) openStream(ctx context.Context, dir string, st stackDef, log *slog.Logger) (*stream.Engine, error) {
+	e, err := stream.Open(filepath.Join(dir, "streams"), stream.Options{Now: m.Now, Logger: log, Region: localRegion, Account: localAccount})
+	if err != nil {
+		return nil, fmt.Errorf("open stream store: %w", err)
+	}
+	if err := e.CreateStream(ctx, st.Stream, st.Shards); err != nil && stream.ErrorCode(err) != "ResourceInUseException" {
+		e.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+func (m *Main) runProducer(ctx context.Context, st stackDef, fn fnDef, rt *runtime, ev events.EventBridgeEvent, log *slog.Logger) (any, error) {
+	if src := fn.Env[envSource]; src != "" && src != "synthetic" {
+		return nil, fmt.Errorf("TWEET_SOURCE=%s is not available locally; use synthetic", src)
+	}
+	woeid, err := parseInt64(envWOEID, fn.Env[envWOEID], 1)
+	if err != nil {
+		return nil, err
+	}
+	topN, err := fn.envInt(envTopN, 10)
+	if err != nil {
+		return nil, err
+	}
+	mode := fn.Env[envMode]
+	if mode == "" {
+		mode = "records"
+	}
+	e, err := m.openStream(ctx, rt.dir, st, log)
+	if err != nil {
+		return nil, err
+	}
+	defer e.Close()
+	h := &producer.Handler{
+		Source: synthetic.New(synthetic.Options{Seed: m.Now().UnixNano(), Now: m.Now}),
+		Writer: e, Stream: fn.Env[envStream], Mode: mode, WOEID: woeid, TopN: topN, Query: fn.Env[envQuery],
+		Logger: log,
+	}
+	return h.Handle(ctx, ev)
+}
+
+// streamRecords reads up to n records of one shard of the local stream from
+// the oldest, for generate-event --from-stream.
+func (m *Main) streamRecords(ctx context.Context, g *globalFlags, shardID string, n int) ([]eventRecord, []string, error) {
+	st, err := loadStack(g)
+	if err != nil {
+		return nil, nil, err
+	}
+	log := slog.New(slog.DiscardHandler)
+	e, err := m.openStream(ctx, g.dataDir, st, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer e.Close()
+	cur, err := e.Iterator(ctx, st.Stream, shardID, stream.Position{Type: stream.TrimHorizon})
+	if err != nil {
+		return nil, nil, err
+	}
+	var recs []eventRecord
+	var seqs []string
+	for len(recs) < n {
+		b, err := e.Read(ctx, st.Stream, shardID, cur, min(n-len(recs), stream.MaxGetRecords), stream.MaxGetRecordsBytes)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, r := range b.Records {
+			recs = append(recs, eventRecord{data: r.Data, pk: r.PartitionKey})
+			seqs = append(seqs, r.SequenceNumber)
+		}
+		if len(b.Records) == 0 {
+			break
+		}
+		cur = b.Next
+	}
+	if len(recs) == 0 {
+		return nil, nil, errors.New("the local stream " + st.Stream + " has no records in " + shardID + "; write some with 'streamproc invoke producer -e <(streamproc generate-event schedule)'")
+	}
+	return recs, seqs, nil
+}
+
+var _ streamproc.StreamWriter = (*stream.Engine)(nil)
+
+func shardsParam(v any) (int, error) {
+	n, err := strconv.Atoi(fmt.Sprint(v))
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("ShardCount %v is not a positive integer", v)
+	}
+	return n, nil
+}
