@@ -10,7 +10,7 @@ import (
 
 // fixturePath is twitter-text's conformance/extract.yml in the project's
 // shared fixtures, relative to this package directory.
-const fixturePath = "../../../shared/fixtures/twitter-text-extract.yml"
+const fixturePath = "../../testdata/fixtures/twitter-text-extract.yml"
 
 type listCase struct {
 	Description string   `yaml:"description"`
