@@ -11,6 +11,10 @@ import (
 	"os"
 	"strconv"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/streamproc/streamproc/aws/emf"
 )
 
@@ -64,4 +68,23 @@ func WithMetrics[E, R any](m *emf.Metrics, w io.Writer, h func(context.Context, 
 		}
 		return r, err
 	}
+}
+
+// AWSConfig loads the default AWS configuration (the Lambda role's
+// credentials and region). AWS_ENDPOINT_URL_<SERVICE> overrides endpoints,
+// which is how tests point the bootstraps at local emulators.
+func AWSConfig(ctx context.Context) (aws.Config, error) {
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	return cfg, nil
+}
+
+// S3Client returns an S3 client; S3_USE_PATH_STYLE=true selects path-style
+// addressing, which S3-compatible test servers need.
+func S3Client(cfg aws.Config) *s3.Client {
+	return s3.NewFromConfig(cfg, func(o *s3.Options) {
+		o.UsePathStyle = os.Getenv("S3_USE_PATH_STYLE") == "true"
+	})
 }

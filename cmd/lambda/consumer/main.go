@@ -1,0 +1,54 @@
+// Command consumer is the DataStreamConsumer Lambda bootstrap.
+package main
+
+import (
+	"context"
+	"os"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"gocloud.dev/blob/s3blob"
+
+	"github.com/streamproc/streamproc/aws/deadletter"
+	"github.com/streamproc/streamproc/aws/dynamodb"
+	"github.com/streamproc/streamproc/cmd/lambda/internal/boot"
+	"github.com/streamproc/streamproc/function/consumer"
+)
+
+func main() {
+	ctx := context.Background()
+	log := boot.Logger()
+	table, err := boot.Env("DDB_TABLE")
+	if err != nil {
+		boot.Fatal(log, "configuration", err)
+	}
+	bucket, err := boot.Env("DEAD_LETTER_BUCKET")
+	if err != nil {
+		boot.Fatal(log, "configuration", err)
+	}
+	ttl, err := boot.EnvInt("DDB_TTL_DAYS", 0)
+	if err != nil {
+		boot.Fatal(log, "configuration", err)
+	}
+	cfg, err := boot.AWSConfig(ctx)
+	if err != nil {
+		boot.Fatal(log, "aws", err)
+	}
+	b, err := s3blob.OpenBucket(ctx, boot.S3Client(cfg), bucket, nil)
+	if err != nil {
+		boot.Fatal(log, "dead-letter bucket", err)
+	}
+	m := boot.Metrics()
+	h := &consumer.Handler{
+		Table:        dynamodb.New(awsddb.NewFromConfig(cfg)),
+		TableName:    table,
+		TTLDays:      ttl,
+		DeadLetters:  deadletter.New(b, deadletter.Options{Logger: log}),
+		FunctionName: os.Getenv("AWS_LAMBDA_FUNCTION_NAME"),
+		Logger:       log,
+		Metrics:      m,
+		Now:          time.Now,
+	}
+	lambda.Start(boot.WithMetrics(m, os.Stdout, h.Handle))
+}
