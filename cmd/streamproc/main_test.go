@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/streamproc/streamproc/kpl"
+	"github.com/streamproc/streamproc/tweet"
 )
 
 const fixtures = "../../testdata/fixtures"
@@ -253,5 +256,79 @@ func TestGenerateEventShapes(t *testing.T) {
 	}
 	if string(fh.Records[0].ApproximateArrivalTimestamp) != "1795687200000" || fh.SourceKinesisStreamArn == "" {
 		t.Errorf("firehose event = %+v", fh)
+	}
+}
+
+// The seed's Java producer path: KPL-aggregated records written to the
+// local stream are consumed as individual tweets.
+func TestAggregatedProducerToConsumer(t *testing.T) {
+	for _, mode := range []string{"records", "aggregated"} {
+		t.Run(mode, func(t *testing.T) {
+			c := newCLI(t)
+			ov := []string{"--parameter-overrides", "ProducerMode=" + mode, "--parameter-overrides", "ProducerTopTrends=2"}
+			sched := c.mustRun("", "generate-event", "schedule")
+			var res struct {
+				Mode       string `json:"mode"`
+				Tweets     int    `json:"tweets"`
+				TweetsPut  int    `json:"tweetsPut"`
+				RecordsPut int    `json:"recordsPut"`
+				Failed     int    `json:"failed"`
+			}
+			if err := json.Unmarshal([]byte(c.mustRun(sched, append(ov, "invoke", "producer", "-e", "-")...)), &res); err != nil {
+				t.Fatal(err)
+			}
+			if res.Mode != mode || res.TweetsPut != res.Tweets || res.Failed != 0 || res.Tweets == 0 {
+				t.Fatalf("producer result = %+v", res)
+			}
+			if mode == "aggregated" && res.RecordsPut >= res.TweetsPut {
+				t.Fatalf("aggregated mode put %d records for %d tweets", res.RecordsPut, res.TweetsPut)
+			}
+			event := c.mustRun("", "generate-event", "kinesis", "--from-stream", "--count", "10000")
+			var ev events.KinesisEvent
+			if err := json.Unmarshal([]byte(event), &ev); err != nil {
+				t.Fatal(err)
+			}
+			if len(ev.Records) != res.RecordsPut {
+				t.Fatalf("stream holds %d records, producer put %d", len(ev.Records), res.RecordsPut)
+			}
+			out := c.mustRun(event, "invoke", "consumer", "-e", "-")
+			if !strings.Contains(out, `"batchItemFailures":[]`) {
+				t.Fatalf("consumer = %s", out)
+			}
+			// What the stream holds: user records inside the aggregates,
+			// minus the delete notices the synthetic source mixes in.
+			want := map[string]bool{}
+			users := 0
+			for _, r := range ev.Records {
+				recs, _, err := kpl.Deaggregate(r.Kinesis.Data)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, u := range recs {
+					users++
+					if msg, err := tweet.Decode(u.Data); err == nil && msg.Kind == tweet.KindTweet {
+						want[msg.Tweets[0].User.ScreenName+"/"+msg.Tweets[0].IDStr] = true
+					}
+				}
+			}
+			if users != res.TweetsPut {
+				t.Fatalf("the stream's records hold %d user records, producer put %d tweets", users, res.TweetsPut)
+			}
+			items := jsonLines(t, c.mustRun("", "table", "scan", "EventData"))
+			if len(items) != len(want) {
+				t.Fatalf("%d EventData items for %d distinct tweets", len(items), len(want))
+			}
+			seen := map[string]bool{}
+			for _, it := range items {
+				k := it["Username"].(string) + "/" + it["Id"].(string)
+				if seen[k] {
+					t.Fatalf("duplicate item %s", k)
+				}
+				seen[k] = true
+				if !want[k] {
+					t.Fatalf("item %s was not produced", k)
+				}
+			}
+		})
 	}
 }
