@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
-	"strconv"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -99,11 +98,3 @@ func (m *Main) streamRecords(ctx context.Context, g *globalFlags, shardID string
 }
 
 var _ streamproc.StreamWriter = (*stream.Engine)(nil)
-
-func shardsParam(v any) (int, error) {
-	n, err := strconv.Atoi(fmt.Sprint(v))
-	if err != nil || n < 1 {
-		return 0, fmt.Errorf("ShardCount %v is not a positive integer", v)
-	}
-	return n, nil
-}

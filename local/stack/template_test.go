@@ -131,3 +131,47 @@ func TestParseErrors(t *testing.T) {
 		t.Errorf("dangling Ref error = %v", err)
 	}
 }
+
+func TestPlanProjectTemplate(t *testing.T) {
+	p, err := load(t).Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Streams) != 1 || p.Streams[0].Name != "streamproc-EventStream" || p.Streams[0].Shards != 1 {
+		t.Errorf("streams = %+v", p.Streams)
+	}
+	if len(p.Tables) != 2 || len(p.Buckets) != 1 || len(p.Queues) != 1 || len(p.Functions) != 5 {
+		t.Errorf("tables %d buckets %d queues %d functions %d", len(p.Tables), len(p.Buckets), len(p.Queues), len(p.Functions))
+	}
+	if len(p.Mappings) != 2 || len(p.Deliveries) != 1 || len(p.Schedules) != 1 || len(p.Unknown) != 0 {
+		t.Fatalf("mappings %+v deliveries %+v schedules %+v unknown %v", p.Mappings, p.Deliveries, p.Schedules, p.Unknown)
+	}
+	// Every property the template sets on the consumer's Kinesis event
+	// reaches the plan (typed SAM models drop unknown keys silently).
+	m := p.Mappings[0]
+	want := map[string]string{"StartingPosition": "TRIM_HORIZON", "BatchSize": "100", "MaximumBatchingWindowInSeconds": "1",
+		"ParallelizationFactor": "1", "BisectBatchOnFunctionError": "true", "MaximumRetryAttempts": "3",
+		"MaximumRecordAgeInSeconds": "3600", "FunctionResponseTypes": "ReportBatchItemFailures"}
+	if m.Function != "DataStreamConsumer" || m.Destination != "streamproc-ConsumerFailures" || len(m.Properties) != len(want) {
+		t.Errorf("mapping = %+v", m)
+	}
+	for k, v := range want {
+		if m.Properties[k] != v {
+			t.Errorf("mapping %s = %q, want %q", k, m.Properties[k], v)
+		}
+	}
+	if p.Mappings[1].Properties["TumblingWindowInSeconds"] != "60" {
+		t.Errorf("trending mapping = %+v", p.Mappings[1])
+	}
+	d := p.Deliveries[0]
+	if d.Processor != "FirehoseTransformer" || d.Bucket != "streamproc-deliverybucket-local" || d.Prefix != "tweets/!{timestamp:yyyy/MM/dd/HH}/" ||
+		d.BufferInterval.Seconds() != 60 || d.BufferSizeMB != 5 || d.ProcessorBufferMB != 3 || d.ProcessorRetries != 3 {
+		t.Errorf("delivery = %+v", d)
+	}
+	if s := p.Schedules[0]; s.Expression != "rate(10 minutes)" || s.Function != "DataStreamProducer" || !s.Enabled {
+		t.Errorf("schedule = %+v", s)
+	}
+	if len(p.CloudOnly) < 10 {
+		t.Errorf("cloud-only = %v", p.CloudOnly)
+	}
+}
