@@ -26,6 +26,7 @@ import (
 	"github.com/streamproc/streamproc/aws/dynamodb"
 	"github.com/streamproc/streamproc/function/trending"
 	"github.com/streamproc/streamproc/internal/emulator"
+	"github.com/streamproc/streamproc/internal/fixture"
 	"github.com/streamproc/streamproc/tweet"
 )
 
@@ -158,25 +159,6 @@ func (l *lambdaUnderRIE) invoke(t *testing.T, event any) []byte {
 	return b
 }
 
-func fixtureStatuses(t *testing.T) [][]byte {
-	t.Helper()
-	b, err := os.ReadFile("../testdata/fixtures/x-v1.1-search-tweets.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var page struct {
-		Statuses []json.RawMessage `json:"statuses"`
-	}
-	if err := json.Unmarshal(b, &page); err != nil {
-		t.Fatal(err)
-	}
-	out := make([][]byte, len(page.Statuses))
-	for i, s := range page.Statuses {
-		out[i] = s
-	}
-	return out
-}
-
 func kinesisEvent(datas ...[]byte) events.KinesisEvent {
 	var ev events.KinesisEvent
 	for i, d := range datas {
@@ -193,14 +175,7 @@ func kinesisEvent(datas ...[]byte) events.KinesisEvent {
 
 func TestTransformerUnderRIE(t *testing.T) {
 	fn := startRIE(t, "transformer", nil)
-	raw, err := os.ReadFile("../testdata/fixtures/firehose-event-seed.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ev events.KinesisFirehoseEvent
-	if err := json.Unmarshal(raw, &ev); err != nil {
-		t.Fatal(err)
-	}
+	ev := fixture.SeedFirehoseEvent(t)
 	ev.Records = append(ev.Records, events.KinesisFirehoseEventRecord{RecordID: "garbage", Data: []byte{0xff, 0x00}})
 	var resp events.KinesisFirehoseResponse
 	if err := json.Unmarshal(fn.invoke(t, ev), &resp); err != nil {
@@ -241,7 +216,7 @@ func TestConsumerUnderRIEWritesDynalite(t *testing.T) {
 		// s3rver accepts only its own key; dynalite accepts any.
 		"AWS_ACCESS_KEY_ID": emulator.S3rverKey, "AWS_SECRET_ACCESS_KEY": emulator.S3rverKey,
 	})
-	sts := fixtureStatuses(t)
+	sts := fixture.SearchStatuses(t)
 	ev := kinesisEvent(append(sts, []byte("garbage \xff"))...)
 	var resp events.KinesisEventResponse
 	for range 2 { // re-delivery is idempotent
@@ -344,7 +319,7 @@ func TestTrendingUnderRIEAddsToDynalite(t *testing.T) {
 	}
 	fn := startRIE(t, "trending", map[string]string{"TRENDS_TABLE": "check-Trends", "AWS_ENDPOINT_URL_DYNAMODB": ddbURL})
 	start := time.Date(2026, 11, 26, 10, 5, 0, 0, time.UTC)
-	ev := events.KinesisTimeWindowEvent{KinesisEvent: kinesisEvent(fixtureStatuses(t)...)}
+	ev := events.KinesisTimeWindowEvent{KinesisEvent: kinesisEvent(fixture.SearchStatuses(t)...)}
 	ev.Window = events.Window{Start: events.RFC3339EpochTime{Time: start}, End: events.RFC3339EpochTime{Time: start.Add(time.Minute)}}
 	ev.ShardID = "shardId-000000000000"
 	var r events.KinesisTimeWindowEventResponse

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	stdjson "encoding/json"
 	"errors"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -13,47 +11,13 @@ import (
 	"time"
 
 	"github.com/streamproc/streamproc"
+	"github.com/streamproc/streamproc/internal/fixture"
 )
 
-const fixtures = "../testdata/fixtures"
-
 // seedTweet is the record of the seed's own transformer test event.
-func seedTweet(t testing.TB) []byte {
-	t.Helper()
-	var ev struct {
-		Records []struct {
-			Data []byte `json:"data"`
-		} `json:"records"`
-	}
-	b, err := os.ReadFile(filepath.Join(fixtures, "firehose-event-seed.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := stdjson.Unmarshal(b, &ev); err != nil {
-		t.Fatal(err)
-	}
-	return ev.Records[0].Data
-}
+func seedTweet(t testing.TB) []byte { return fixture.SeedFirehoseEvent(t).Records[0].Data }
 
-// searchStatuses returns each status of the v1.1 search fixture as raw JSON.
-func searchStatuses(t testing.TB) [][]byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(fixtures, "x-v1.1-search-tweets.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var page struct {
-		Statuses []stdjson.RawMessage `json:"statuses"`
-	}
-	if err := stdjson.Unmarshal(b, &page); err != nil {
-		t.Fatal(err)
-	}
-	out := make([][]byte, len(page.Statuses))
-	for i, s := range page.Statuses {
-		out[i] = s
-	}
-	return out
-}
+func searchStatuses(t testing.TB) [][]byte { return fixture.SearchStatuses(t) }
 
 func decodeOne(t *testing.T, data []byte) Tweet {
 	t.Helper()

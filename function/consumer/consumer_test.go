@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/streamproc/streamproc"
 	"github.com/streamproc/streamproc/backoff"
+	"github.com/streamproc/streamproc/internal/fixture"
 	"github.com/streamproc/streamproc/kpl"
 	"github.com/streamproc/streamproc/local/deadletter"
 	"github.com/streamproc/streamproc/local/table"
@@ -26,25 +26,7 @@ const tableName = "streamproc-EventData"
 
 var testNow = time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 
-// statuses returns the raw statuses of the v1.1 search fixture.
-func statuses(t *testing.T) [][]byte {
-	t.Helper()
-	b, err := os.ReadFile("../../testdata/fixtures/x-v1.1-search-tweets.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var page struct {
-		Statuses []stdjson.RawMessage `json:"statuses"`
-	}
-	if err := stdjson.Unmarshal(b, &page); err != nil {
-		t.Fatal(err)
-	}
-	out := make([][]byte, len(page.Statuses))
-	for i, s := range page.Statuses {
-		out[i] = s
-	}
-	return out
-}
+func statuses(t *testing.T) [][]byte { return fixture.SearchStatuses(t) }
 
 func kinesisEvent(datas ...[]byte) events.KinesisEvent {
 	var ev events.KinesisEvent

@@ -4,25 +4,15 @@ import (
 	"bytes"
 	"context"
 	stdjson "encoding/json"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/streamproc/streamproc/internal/fixture"
 )
 
-func seedEvent(t *testing.T) events.KinesisFirehoseEvent {
-	t.Helper()
-	b, err := os.ReadFile("../../testdata/fixtures/firehose-event-seed.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ev events.KinesisFirehoseEvent
-	if err := stdjson.Unmarshal(b, &ev); err != nil {
-		t.Fatal(err)
-	}
-	return ev
-}
+func seedEvent(t *testing.T) events.KinesisFirehoseEvent { return fixture.SeedFirehoseEvent(t) }
 
 func TestSeedEvent(t *testing.T) {
 	ev := seedEvent(t)
