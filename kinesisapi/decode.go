@@ -586,6 +586,9 @@ func checkPutRecords(in *putRecordsInput) error {
 		}
 		for i := range in.Records {
 			r := &in.Records[i]
+			if recordOK(r) {
+				continue // the common case, without building member paths
+			}
 			v.record(r.Data, r.PartitionKey, r.ExplicitHashKey, "records."+strconv.Itoa(i+1)+".member.")
 			if len(v.errs) >= maxValidationErrors {
 				break
@@ -603,6 +606,18 @@ func checkPutRecords(in *putRecordsInput) error {
 		}
 	}
 	return nil
+}
+
+// recordOK is a quick pass over what record checks, true when record
+// would find nothing to report.
+func recordOK(r *putRecordsEntry) bool {
+	if r.PartitionKey == nil || r.Data == nil || len(*r.Data) > streamproc.MaxRecordBytes {
+		return false
+	}
+	if n := len(*r.PartitionKey); n < 1 || n > stream.MaxPartitionKeyLen && runeLen(*r.PartitionKey) > stream.MaxPartitionKeyLen {
+		return false
+	}
+	return r.ExplicitHashKey == nil || isHashKey(*r.ExplicitHashKey)
 }
 
 // record validates one PutRecord(s) entry; prefix is "" for PutRecord and

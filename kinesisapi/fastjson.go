@@ -1,6 +1,7 @@
 package kinesisapi
 
 import (
+	"bytes"
 	"encoding/base64"
 	"strconv"
 	"unicode/utf8"
@@ -52,29 +53,52 @@ func (s *scanner) next(c byte) bool {
 // str reads a string without escapes and returns its bytes (a sub-slice
 // of the input); ok is false for anything else.
 func (s *scanner) str() ([]byte, bool) {
+	v, ok := s.rawStr()
+	if !ok {
+		return nil, false
+	}
+	ascii := true
+	for _, c := range v {
+		if c < 0x20 {
+			return nil, false
+		}
+		if c >= 0x80 {
+			ascii = false
+		}
+	}
+	if !ascii && !utf8.Valid(v) {
+		return nil, false // encoding/json would substitute U+FFFD
+	}
+	return v, true
+}
+
+// rawStr reads a string's bytes up to the closing quote, giving up on any
+// escape. The caller checks the content.
+func (s *scanner) rawStr() ([]byte, bool) {
 	if !s.next('"') {
 		return nil, false
 	}
-	start := s.i
-	ascii := true
-	for s.i < len(s.b) {
-		c := s.b[s.i]
-		switch {
-		case c == '"':
-			v := s.b[start:s.i]
-			s.i++
-			if !ascii && !utf8.Valid(v) {
-				return nil, false // encoding/json would substitute U+FFFD
-			}
-			return v, true
-		case c == '\\' || c < 0x20:
-			return nil, false
-		case c >= 0x80:
-			ascii = false
-		}
-		s.i++
+	n := bytes.IndexByte(s.b[s.i:], '"')
+	if n < 0 {
+		return nil, false
 	}
-	return nil, false
+	v := s.b[s.i : s.i+n]
+	if bytes.IndexByte(v, '\\') >= 0 {
+		return nil, false
+	}
+	s.i += n + 1
+	return v, true
+}
+
+// base64Str reads a string that must be base64. The decoder rejects every
+// byte outside the alphabet except CR and LF, which it skips but JSON
+// forbids raw in a string, so only those need a look here.
+func (s *scanner) base64Str() ([]byte, bool) {
+	v, ok := s.rawStr()
+	if !ok || bytes.IndexByte(v, '\n') >= 0 || bytes.IndexByte(v, '\r') >= 0 {
+		return nil, false
+	}
+	return v, true
 }
 
 // fastEntry collects one record before pointers into it are handed out.
@@ -210,7 +234,12 @@ func (s *scanner) entry(buf []byte) (fastEntry, []byte, bool) {
 		if !ok || !s.next(':') {
 			return e, buf, false
 		}
-		v, ok := s.str()
+		var v []byte
+		if string(key) == "Data" {
+			v, ok = s.base64Str()
+		} else {
+			v, ok = s.str()
+		}
 		if !ok {
 			return e, buf, false
 		}

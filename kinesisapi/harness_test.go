@@ -65,6 +65,15 @@ type target struct {
 
 func (tg *target) ours() bool { return tg.engine != nil }
 
+// now is the target's idea of the current time: our injected clock, or
+// the wall clock kinesalite uses.
+func (tg *target) now() time.Time {
+	if tg.clock != nil {
+		return tg.clock.Now()
+	}
+	return time.Now()
+}
+
 // stream returns a stream name unique within the target.
 func (tg *target) stream(prefix string) string {
 	return fmt.Sprintf("%s-%d", prefix, tg.seq.Add(1))

@@ -501,7 +501,7 @@ func (h *Handler) putRecords(ctx context.Context, in *putRecordsInput) (any, err
 	if err != nil {
 		return nil, err
 	}
-	return rawJSON(appendPutRecordsOutput(make([]byte, 0, 64+len(res)*100), res)), nil
+	return rawJSON(appendPutRecordsOutput(h.getBuf(64+len(res)*100), res)), nil
 }
 
 func (h *Handler) getShardIterator(ctx context.Context, in *getShardIteratorInput) (any, error) {
@@ -564,7 +564,7 @@ func (h *Handler) getRecords(ctx context.Context, in *getRecordsInput) (any, err
 		return nil, err
 	}
 	next := h.tokens.sealIterator(now, it.stream, it.shardID, b.Next)
-	return rawJSON(appendGetRecordsOutput(make([]byte, 0, getRecordsSize(b.Records)), b.Records, next, b.MillisBehindLatest)), nil
+	return rawJSON(appendGetRecordsOutput(h.getBuf(getRecordsSize(b.Records)), b.Records, next, b.MillisBehindLatest)), nil
 }
 
 func (h *Handler) changeRetention(ctx context.Context, in *retentionInput, increase bool) (any, error) {

@@ -443,6 +443,9 @@ func (m *Main) printBench(results []benchResult) {
 	row("GetRecords p99 ms", func(r benchResult) string { return ms(r.get.percentile(0.99)) })
 	row("GetRecords calls", func(r benchResult) string { return strconv.FormatInt(r.get.calls, 10) })
 	row("GetRecords errors", func(r benchResult) string { return strconv.FormatInt(r.get.errors, 10) })
+	// A slow server that starves its consumers spends its time on writes;
+	// the sum compares the work each side actually did.
+	row("Put+Get records/s", func(r benchResult) string { return rate(r.put.records+r.get.records, r.elapsed) })
 	_ = tw.Flush()
 	for _, r := range results {
 		for _, e := range []error{r.put.firstErr, r.get.firstErr} {
