@@ -56,5 +56,7 @@
 // Everything is synchronous (streams are ACTIVE on return from
 // CreateStream). GetRecords never blocks. Throughput limits apply only when
 // the engine was opened with EnforceLimits. Records are at most 1 MiB
-// (MaxRecordSizeInKiB 1024).
+// (MaxRecordSizeInKiB 1024); WarmThroughputMiBps is accepted and ignored.
+// Only header SigV4 is understood (no presigned URLs, which Kinesis clients
+// do not use).
 package kinesisapi

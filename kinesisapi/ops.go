@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
 	"strconv"
 	"time"
 	"unicode"
@@ -239,17 +240,7 @@ func shardsOut(info stream.StreamInfo) []shardOut {
 // after returns the shards whose id sorts after id ("" = all). Shard ids
 // are fixed-width, so string order is shard order.
 func after(shards []shardOut, id string) []shardOut {
-	if id == "" {
-		return shards
-	}
-	i, _ := slices.BinarySearchFunc(shards, id, func(s shardOut, id string) int {
-		switch {
-		case s.ShardId <= id:
-			return -1
-		default:
-			return 1
-		}
-	})
+	i := sort.Search(len(shards), func(i int) bool { return shards[i].ShardId > id })
 	return shards[i:]
 }
 
