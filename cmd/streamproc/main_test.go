@@ -5,8 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -14,11 +12,10 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/streamproc/streamproc/internal/fixture"
 	"github.com/streamproc/streamproc/kpl"
 	"github.com/streamproc/streamproc/tweet"
 )
-
-const fixtures = "../../testdata/fixtures"
 
 // cli runs the program in-process on one data dir and the project template.
 type cli struct {
@@ -73,19 +70,9 @@ func jsonLines(t *testing.T, s string) []map[string]any {
 // statusesJSONL writes the search fixture's statuses one per line.
 func statusesJSONL(t *testing.T) (string, []map[string]any) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(fixtures, "x-v1.1-search-tweets.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var page struct {
-		Statuses []json.RawMessage `json:"statuses"`
-	}
-	if err := json.Unmarshal(b, &page); err != nil {
-		t.Fatal(err)
-	}
 	var lines []string
 	var refs []map[string]any
-	for _, s := range page.Statuses {
+	for _, s := range fixture.SearchStatuses(t) {
 		var buf bytes.Buffer
 		if err := json.Compact(&buf, s); err != nil {
 			t.Fatal(err)
@@ -104,7 +91,7 @@ func statusesJSONL(t *testing.T) (string, []map[string]any) {
 
 func TestInvokeTransformerSeedEvent(t *testing.T) {
 	c := newCLI(t)
-	out := c.mustRun("", "invoke", "transformer", "-e", filepath.Join(fixtures, "firehose-event-seed.json"))
+	out := c.mustRun("", "invoke", "transformer", "-e", fixture.Path("firehose-event-seed.json"))
 	var resp events.KinesisFirehoseResponse
 	if err := json.Unmarshal([]byte(out), &resp); err != nil {
 		t.Fatalf("response is not JSON: %v\n%s", err, out)

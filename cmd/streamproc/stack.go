@@ -152,10 +152,6 @@ func (s stackDef) streamARN() string {
 	return fmt.Sprintf("arn:aws:kinesis:%s:%s:stream/%s", localRegion, localAccount, s.Stream)
 }
 
-func (f fnDef) arn(stack string) string {
-	return fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s-%s", localRegion, localAccount, stack, f.LogicalID)
-}
-
 func (f fnDef) envInt(key string, def int) (int, error) {
 	v, ok := f.Env[key]
 	if !ok || v == "" {
