@@ -1,0 +1,173 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/streamproc/streamproc/source/synthetic"
+	"github.com/streamproc/streamproc/tweet"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var apiAddr = regexp.MustCompile(`Kinesis API  (http://127\.0\.0\.1:\d+)`)
+
+// The whole pipeline in-process: `up` with no built-in source, tweets,
+// garbage and stream notices written by an independent Kinesis client
+// through the Kinesis API; after the run the table, the delivered objects,
+// the error output, the dead letters and the Trends table all agree with what
+// was written.
+func TestUpEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	var stderr syncBuffer
+	m := &Main{Stdin: strings.NewReader(""), Stdout: &bytes.Buffer{}, Stderr: &stderr, Getenv: func(string) (string, bool) { return "", false }}
+	done := make(chan int, 1)
+	go func() {
+		done <- m.Run(context.Background(), []string{"--data-dir", dir, "-t", "../../template.yaml", "up",
+			"--source", "none", "--addr", "127.0.0.1:0", "--duration", "5s", "--poll-interval", "50ms", "--status-interval", "0",
+			"--parameter-overrides", "DeliveryBufferSeconds=1 TrendsWindowSeconds=1 ConsumerBatchingWindowSeconds=0 ShardCount=2"})
+	}()
+	var endpoint string
+	for deadline := time.Now().Add(30 * time.Second); endpoint == ""; time.Sleep(20 * time.Millisecond) {
+		if mm := apiAddr.FindStringSubmatch(stderr.String()); mm != nil {
+			endpoint = mm[1]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("up did not start:\n%s", stderr.String())
+		}
+	}
+	client := kinesis.New(kinesis.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint),
+		Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", "")})
+	gen := synthetic.New(synthetic.Options{Seed: 7, DeleteRate: 0.05})
+	var entries []types.PutRecordsRequestEntry
+	tweets := map[string]bool{}
+	hashtags := 0
+	for range 300 {
+		tw := gen.Next()
+		entries = append(entries, types.PutRecordsRequestEntry{PartitionKey: aws.String(tw.ScreenName), Data: tw.Raw})
+		if msg, err := tweet.Decode(tw.Raw); err == nil && msg.Kind == tweet.KindTweet {
+			tweets[msg.Tweets[0].User.ScreenName+"/"+msg.Tweets[0].IDStr] = true
+			hashtags += len(msg.Tweets[0].Hashtags)
+		}
+	}
+	garbage := [][]byte{[]byte("not json at all"), {0xff, 0xfe, 0x00}, []byte(`{"valid":"json, not a tweet"}`)}
+	for _, g := range garbage {
+		entries = append(entries, types.PutRecordsRequestEntry{PartitionKey: aws.String("garbage"), Data: g})
+	}
+	for i := 0; i < len(entries); i += 100 {
+		out, err := client.PutRecords(context.Background(), &kinesis.PutRecordsInput{StreamName: aws.String("streamproc-EventStream"), Records: entries[i:min(i+100, len(entries))]})
+		if err != nil || aws.ToInt32(out.FailedRecordCount) != 0 {
+			t.Fatalf("PutRecords: %v %+v", err, out)
+		}
+	}
+	if code := <-done; code != 0 {
+		t.Fatalf("up exited %d:\n%s", code, stderr.String())
+	}
+
+	c := &cli{t: t, dir: dir}
+	items := jsonLines(t, c.mustRun("", "table", "scan", "EventData"))
+	if len(items) != len(tweets) {
+		t.Errorf("EventData holds %d items, %d distinct tweets were written", len(items), len(tweets))
+	}
+	// Delivered objects: every good tweet exactly once, one JSON line each.
+	delivered := map[string]int{}
+	var envelopes []map[string]any
+	bucket := filepath.Join(dir, "buckets", "streamproc-deliverybucket-local")
+	err := filepath.Walk(bucket, func(path string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() || strings.HasSuffix(path, ".attrs") {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(bucket, path)
+		sc := bufio.NewScanner(bytes.NewReader(b))
+		sc.Buffer(make([]byte, 1<<20), 1<<24)
+		for sc.Scan() {
+			var rec map[string]any
+			dec := json.NewDecoder(bytes.NewReader(sc.Bytes()))
+			dec.UseNumber()
+			if err := dec.Decode(&rec); err != nil {
+				t.Errorf("%s: not a JSON line: %q", rel, sc.Text())
+				continue
+			}
+			switch {
+			case strings.HasPrefix(rel, "tweets/"):
+				delivered[rec["user_screen_name"].(string)+"/"+string(rec["id"].(json.Number))]++
+			case strings.HasPrefix(rel, "errors/processing-failed/"):
+				envelopes = append(envelopes, rec)
+			default:
+				t.Errorf("unexpected object %s", rel)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range tweets {
+		if delivered[k] != 1 {
+			t.Errorf("tweet %s delivered %d times", k, delivered[k])
+		}
+	}
+	if len(delivered) != len(tweets) {
+		t.Errorf("%d tweets delivered, %d written", len(delivered), len(tweets))
+	}
+	if len(envelopes) != len(garbage) {
+		t.Fatalf("%d processing-failed envelopes, want %d", len(envelopes), len(garbage))
+	}
+	for _, e := range envelopes {
+		if e["errorCode"] != "Lambda.ProcessingFailedStatus" || e["rawData"] == "" || e["attemptsMade"] == nil || e["lambdaArn"] == nil {
+			t.Errorf("envelope = %v", e)
+		}
+	}
+	dls := jsonLines(t, c.mustRun("", "dlq", "consumer"))
+	if len(dls) != len(garbage) {
+		t.Errorf("%d dead letters, want %d: %v", len(dls), len(garbage), dls)
+	}
+	// Trends: the per-window counts add up to the tweets and hashtags written.
+	trends := jsonLines(t, c.mustRun("", "table", "scan", "Trends"))
+	var tw, tags int64
+	for _, it := range trends {
+		n, _ := it["Count"].(json.Number).Int64()
+		switch h := it["Hashtag"].(string); {
+		case h == "#tweets":
+			tw += n
+		case !strings.HasPrefix(h, "#"):
+			tags += n
+		}
+	}
+	if tw != int64(len(tweets)) || tags != int64(hashtags) {
+		t.Errorf("Trends count %d tweets and %d hashtags, want %d and %d", tw, tags, len(tweets), hashtags)
+	}
+}
