@@ -6,7 +6,7 @@ LAMBDAS       := consumer transformer producer trending bucketcleaner
 LAMBDA_FLAGS  := -tags lambda.norpc -trimpath -ldflags="-s -w"
 LAMBDA_ARCH   ?= arm64
 
-.PHONY: all build test lint tools lambdas clean template-queries demo
+.PHONY: all build test lint tools lambdas clean template-queries demo up
 
 # Lambda bootstraps: static linux binaries named bootstrap for provided.al2023.
 # $(1) = package under cmd/lambda, $(2) = output directory.
@@ -54,7 +54,12 @@ lint:
 test: lint
 	$(GO) test -race -count=1 ./...
 
-# The main job on the embedded default: synthetic tweets → local stream →
+# The main job: the whole architecture from template.yaml on synthetic
+# tweets, on this machine. Ctrl-C drains and stops.
+up: build
+	bin/streamproc up $(UP_FLAGS)
+
+# The functions one at a time: synthetic tweets → local stream →
 # consumer → EventData, then a look at the table.
 demo: build
 	bin/streamproc generate-event schedule | bin/streamproc invoke producer -e - > /dev/null
