@@ -40,7 +40,7 @@ func (m *Main) benchCmd(g *globalFlags) *cobra.Command {
 		Use:   "bench",
 		Short: "Measure throughput against a running service",
 	}
-	cmd.AddCommand(m.benchKinesisCmd(g))
+	cmd.AddCommand(m.benchKinesisCmd(g), m.benchE2ECmd(g))
 	return cmd
 }
 

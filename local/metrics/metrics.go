@@ -27,6 +27,10 @@ import (
 // Registry holds every series. Safe for concurrent use.
 type Registry struct {
 	reg *prometheus.Registry
+	// OnSet, when set before use, sees every gauge value as it is set (for
+	// benchmarks that need the distribution, not the latest value). It must
+	// be safe for concurrent use.
+	OnSet func(name, dim, value string, v float64)
 
 	mu       sync.Mutex // guards the maps; the series themselves are atomic
 	counters map[string]*prometheus.CounterVec
@@ -72,6 +76,9 @@ func (r *Registry) Set(name, dim, value string, v float64) {
 	r.values[key(name, dim, value)] = v
 	r.mu.Unlock()
 	gv.WithLabelValues(dim, value).Set(v)
+	if r.OnSet != nil {
+		r.OnSet(name, dim, value, v)
+	}
 }
 
 // Get returns the current value of a series (0 if never reported).
