@@ -225,4 +225,3 @@ func peakRSS() string {
 	}
 	return "unknown"
 }
-

@@ -162,7 +162,10 @@ func Start(ctx context.Context, r *Resolved, opts Options) (s *Stack, err error)
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, err
 		}
-		b, err := fileblob.OpenBucket(dir, &fileblob.Options{CreateDir: true})
+		// Objects are written in place (fsynced by the delivery stream before
+		// the rename) and carry no metadata sidecars, so the bucket dir holds
+		// exactly the objects, as S3 would.
+		b, err := fileblob.OpenBucket(dir, &fileblob.Options{CreateDir: true, NoTempDir: true, Metadata: fileblob.MetadataDontWrite})
 		if err != nil {
 			return nil, fmt.Errorf("bucket %s: %w", name, err)
 		}
