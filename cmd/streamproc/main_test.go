@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -317,5 +318,20 @@ func TestAggregatedProducerToConsumer(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestDownPurgesDataDir(t *testing.T) {
+	c := newCLI(t)
+	c.mustRun("", "table", "list")
+	c.mustRun(`{"Records":[]}`, "generate-event", "schedule")
+	if out := c.mustRun("", "down"); !strings.Contains(out, "--purge") {
+		t.Fatalf("down without --purge = %q", out)
+	}
+	if out := c.mustRun("", "down", "--purge"); !strings.Contains(out, "removed") {
+		t.Fatalf("down --purge = %q", out)
+	}
+	if _, err := os.Stat(c.dir); !os.IsNotExist(err) {
+		t.Fatalf("data dir still there: %v", err)
 	}
 }
