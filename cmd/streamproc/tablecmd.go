@@ -3,14 +3,18 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net/url"
+	"path/filepath"
 	"strconv"
 
 	"github.com/spf13/cobra"
 
 	"github.com/streamproc/streamproc"
-	"github.com/streamproc/streamproc/local/table"
+	"github.com/streamproc/streamproc/local/control"
+	"github.com/streamproc/streamproc/local/queue"
 )
 
 func (m *Main) tableCmd(g *globalFlags) *cobra.Command {
@@ -27,7 +31,7 @@ Items are printed one JSON object per line; numbers keep every digit.`,
 		Short: "Print every item of a table",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return m.withTable(cmd.Context(), g, args[0], func(ctx context.Context, s *table.Store, t tableDef) error {
+			return m.withTable(cmd.Context(), g, args[0], func(ctx context.Context, s streamproc.Table, t tableDef) error {
 				var start streamproc.Item
 				printed := 0
 				for {
@@ -61,7 +65,7 @@ Items are printed one JSON object per line; numbers keep every digit.`,
   streamproc table get Trends 2026-11-26T10:05:00Z golang`,
 		Args: cobra.RangeArgs(2, 3),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return m.withTable(cmd.Context(), g, args[0], func(ctx context.Context, s *table.Store, t tableDef) error {
+			return m.withTable(cmd.Context(), g, args[0], func(ctx context.Context, s streamproc.Table, t tableDef) error {
 				key, err := keyFromArgs(t.Spec.Key, args[1:])
 				if err != nil {
 					return err
@@ -85,7 +89,7 @@ Items are printed one JSON object per line; numbers keep every digit.`,
 		Example: `  streamproc table query EventData Ohmygirl2015 --desc --limit 10`,
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return m.withTable(cmd.Context(), g, args[0], func(ctx context.Context, s *table.Store, t tableDef) error {
+			return m.withTable(cmd.Context(), g, args[0], func(ctx context.Context, s streamproc.Table, t tableDef) error {
 				h, err := keyValue(t.Spec.Key.HashType, args[1])
 				if err != nil {
 					return err
@@ -135,7 +139,7 @@ Items are printed one JSON object per line; numbers keep every digit.`,
 	return cmd
 }
 
-func (m *Main) withTable(ctx context.Context, g *globalFlags, name string, fn func(context.Context, *table.Store, tableDef) error) error {
+func (m *Main) withTable(ctx context.Context, g *globalFlags, name string, fn func(context.Context, streamproc.Table, tableDef) error) error {
 	st, err := loadStack(g)
 	if err != nil {
 		return err
@@ -145,6 +149,14 @@ func (m *Main) withTable(ctx context.Context, g *globalFlags, name string, fn fu
 		return err
 	}
 	rt, err := openRuntime(ctx, g.dataDir, st, m.Getenv, m.Now, m.logger(g))
+	if errors.Is(err, streamproc.ErrUnavailable) {
+		// The data dir is locked by a running stack: read through it.
+		c, derr := control.Dial(g.dataDir)
+		if derr != nil {
+			return err
+		}
+		return fn(ctx, c, t)
+	}
 	if err != nil {
 		return err
 	}
@@ -226,14 +238,37 @@ func (m *Main) dlqCmd(g *globalFlags) *cobra.Command {
 		Short: "Print dead letters (records set aside with their reason) as JSON lines",
 		Long: `Print the records the functions could not process — garbage bytes, non-tweets,
 items the table rejected — with the reason, shard and sequence number and the
-raw data (base64). Without FUNCTION, every function's dead letters.`,
+raw data (base64). Without FUNCTION, every function's dead letters and the
+on-failure records of discarded batches (the event source mappings' queues).
+Works while 'streamproc up' runs, through the running process.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			st, err := loadStack(g)
 			if err != nil {
 				return err
 			}
+			var only string
+			if len(args) == 1 {
+				fn, err := st.function(args[0])
+				if err != nil {
+					return err
+				}
+				only = st.Name + "-" + fn.LogicalID
+			}
 			rt, err := openRuntime(cmd.Context(), g.dataDir, st, m.Getenv, m.Now, m.logger(g))
+			if errors.Is(err, streamproc.ErrUnavailable) {
+				c, derr := control.Dial(g.dataDir)
+				if derr != nil {
+					return err
+				}
+				if err := c.Lines(cmd.Context(), "deadletters?function="+url.QueryEscape(only), m.Stdout); err != nil {
+					return err
+				}
+				if only == "" {
+					return c.Lines(cmd.Context(), "queues", m.Stdout)
+				}
+				return nil
+			}
 			if err != nil {
 				return err
 			}
@@ -242,16 +277,33 @@ raw data (base64). Without FUNCTION, every function's dead letters.`,
 			if err != nil {
 				return err
 			}
-			if len(args) == 1 {
-				fn, err := st.function(args[0])
-				if err != nil {
-					return err
-				}
-				fns = []string{st.Name + "-" + fn.LogicalID}
+			if only != "" {
+				fns = []string{only}
 			}
 			enc := json.NewEncoder(m.Stdout)
 			for _, f := range fns {
 				if err := rt.dead.Read(cmd.Context(), f, func(dl streamproc.DeadLetter) error { return enc.Encode(dl) }); err != nil {
+					return err
+				}
+			}
+			if only != "" {
+				return nil
+			}
+			// Failed-batch records of the event source mappings' on-failure
+			// destinations.
+			q, err := queue.Open(filepath.Join(g.dataDir, "queues"))
+			if err != nil {
+				return err
+			}
+			defer q.Close()
+			names, err := q.Queues()
+			if err != nil {
+				return err
+			}
+			for _, name := range names {
+				if err := q.Read(cmd.Context(), name, func(msg queue.Message) error {
+					return enc.Encode(map[string]any{"queue": name, "message": msg})
+				}); err != nil {
 					return err
 				}
 			}

@@ -26,6 +26,7 @@ import (
 	"github.com/streamproc/streamproc/function/transformer"
 	"github.com/streamproc/streamproc/function/trending"
 	"github.com/streamproc/streamproc/kinesisapi"
+	"github.com/streamproc/streamproc/local/control"
 	"github.com/streamproc/streamproc/local/metrics"
 	"github.com/streamproc/streamproc/local/stack"
 	"github.com/streamproc/streamproc/source/synthetic"
@@ -110,10 +111,17 @@ func (m *Main) up(ctx context.Context, g *globalFlags, f *upFlags) error {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", reg.Handler())
+	mux.Handle(control.Prefix, control.Handler(st.Deps().Tables, st.Deps().DeadLetters, st.Queue()))
 	mux.Handle("/", kinesisapi.New(st.Deps().Stream, kinesisapi.Options{Now: m.Now, Logger: log, Region: localRegion}))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
+	// Other streamproc commands on this data dir find the running stack here.
+	removeAddr, err := control.WriteAddr(g.dataDir, ln.Addr().String())
+	if err != nil {
+		return err
+	}
+	defer removeAddr()
 
 	m.printSummary(st, ln.Addr().String(), g.dataDir, time.Since(started))
 	if f.duration > 0 {

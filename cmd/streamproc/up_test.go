@@ -89,11 +89,20 @@ func TestUpEndToEnd(t *testing.T) {
 			t.Fatalf("PutRecords: %v %+v", err, out)
 		}
 	}
+	// While up runs the data dir is locked; other commands read through
+	// the running process.
+	c := &cli{t: t, dir: dir}
+	live := 0
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline) && live < len(tweets); time.Sleep(100 * time.Millisecond) {
+		live = len(jsonLines(t, c.mustRun("", "table", "scan", "EventData")))
+	}
+	if live != len(tweets) {
+		t.Errorf("live table scan through the running stack saw %d items, want %d", live, len(tweets))
+	}
 	if code := <-done; code != 0 {
 		t.Fatalf("up exited %d:\n%s", code, stderr.String())
 	}
 
-	c := &cli{t: t, dir: dir}
 	items := jsonLines(t, c.mustRun("", "table", "scan", "EventData"))
 	if len(items) != len(tweets) {
 		t.Errorf("EventData holds %d items, %d distinct tweets were written", len(items), len(tweets))
