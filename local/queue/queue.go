@@ -2,44 +2,25 @@
 // destination of event source mappings: one append-only JSON Lines file
 // per queue, <dir>/<queue>.jsonl, one Message per line.
 //
-// Durability: Send appends the message's line with a single write(2) on an
-// O_APPEND file and fsyncs it (and, for a new file, the directory) before
-// it returns, so an acknowledged message survives a crash.
-//
-// Torn lines: a crash mid-write can leave a last line without its '\n'.
-// That message was never acknowledged. Read skips it, and the first Send to
-// the file after a restart (or after a failed write) truncates it back to
-// its last complete line before appending.
-//
-// Concurrency: a Queue is safe for concurrent use. Lock order: Queue.mu
-// (guards the file map; never held during I/O) before file.mu (serialises
-// appends to one queue). Queues are written in parallel. One process
-// appends to a directory at a time; readers may be anywhere.
+// Durability, torn-line repair and locking are package jsonl's: Send
+// returns only when the message is fsynced, and a message cut short by a
+// crash was never acknowledged and is skipped. A Queue is safe for
+// concurrent use.
 package queue
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"sort"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
 
 	"github.com/streamproc/streamproc"
+	"github.com/streamproc/streamproc/local/jsonl"
 )
-
-const ext = ".jsonl"
 
 // MaxMessageBytes is SQS's message size limit (1 MiB since August 2025;
 // it was 256 KiB before).
@@ -63,17 +44,8 @@ type Options struct {
 
 // Queue is a directory of durable queues.
 type Queue struct {
-	dir string
+	dir *jsonl.Dir
 	now streamproc.Clock
-
-	mu     sync.Mutex
-	files  map[string]*file
-	closed bool
-}
-
-type file struct {
-	mu sync.Mutex
-	f  *os.File // nil until opened, and again after a failed write
 }
 
 // Open returns the queues stored in dir, creating it.
@@ -81,34 +53,19 @@ func Open(dir string) (*Queue, error) { return OpenWithOptions(dir, Options{}) }
 
 // OpenWithOptions is Open with a clock.
 func OpenWithOptions(dir string, opts Options) (*Queue, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("queue dir: %w", err)
+	d, err := jsonl.Open(dir, "queue")
+	if err != nil {
+		return nil, err
 	}
 	now := opts.Now
 	if now == nil {
 		now = time.Now
 	}
-	return &Queue{dir: dir, now: now, files: map[string]*file{}}, nil
+	return &Queue{dir: d, now: now}, nil
 }
 
 // Close closes the open files; later Sends fail with ErrUnavailable.
-func (q *Queue) Close() error {
-	q.mu.Lock()
-	q.closed = true
-	files := q.files
-	q.files = map[string]*file{}
-	q.mu.Unlock()
-	var errs []error
-	for _, h := range files {
-		h.mu.Lock()
-		if h.f != nil {
-			errs = append(errs, h.f.Close())
-			h.f = nil
-		}
-		h.mu.Unlock()
-	}
-	return errors.Join(errs...)
-}
+func (q *Queue) Close() error { return q.dir.Close() }
 
 // CheckName validates a queue name with SQS's rules: 1 to 80 characters,
 // letters, digits, '-' and '_', optionally ending in ".fifo". Names that
@@ -148,144 +105,21 @@ func (q *Queue) Send(ctx context.Context, queueName string, body []byte) error {
 	if err != nil {
 		return fmt.Errorf("queue %s: %w", queueName, err)
 	}
-	return q.append(queueName, append(line, '\n'))
-}
-
-func (q *Queue) handle(name string) (*file, error) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.closed {
-		return nil, q.errClosed()
-	}
-	h, ok := q.files[name]
-	if !ok {
-		h = &file{}
-		q.files[name] = h
-	}
-	return h, nil
-}
-
-func (q *Queue) errClosed() error {
-	return fmt.Errorf("queue dir %s is closed: %w", q.dir, streamproc.ErrUnavailable)
-}
-
-func (q *Queue) append(name string, line []byte) error {
-	h, err := q.handle(name)
-	if err != nil {
-		return err
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	q.mu.Lock()
-	closed := q.closed
-	q.mu.Unlock()
-	if closed {
-		// Close ran between handle and h.mu.Lock: do not reopen the file.
-		return q.errClosed()
-	}
-	path := filepath.Join(q.dir, name+ext)
-	if h.f == nil {
-		f, err := q.openForAppend(path)
-		if err != nil {
-			return err
-		}
-		h.f = f
-	}
-	_, werr := h.f.Write(line)
-	if werr == nil {
-		werr = h.f.Sync()
-	}
-	if werr != nil {
-		// The file may now end in a partial line; dropping the handle makes
-		// the next Send repair the tail first.
-		_ = h.f.Close()
-		h.f = nil
-		return fmt.Errorf("queue file %s: %w", path, werr)
-	}
-	return nil
-}
-
-// openForAppend opens path for appending after truncating a torn last
-// line, and makes a new file's directory entry durable.
-func (q *Queue) openForAppend(path string) (*os.File, error) {
-	_, statErr := os.Stat(path)
-	created := errors.Is(statErr, fs.ErrNotExist)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("queue file: %w", err)
-	}
-	if err := repairTail(f); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("queue file %s: repair torn tail: %w", path, err)
-	}
-	if created {
-		if err := syncDir(q.dir); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("queue dir %s: %w", q.dir, err)
-		}
-	}
-	return f, nil
-}
-
-// repairTail truncates f after its last '\n' when its last line is torn.
-func repairTail(f *os.File) error {
-	st, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	const block = 64 << 10
-	buf := make([]byte, block)
-	for end := st.Size(); end > 0; {
-		start := max(end-block, 0)
-		n, err := f.ReadAt(buf[:end-start], start)
-		if err != nil && !errors.Is(err, io.EOF) {
-			return err
-		}
-		chunk := buf[:n]
-		if end == st.Size() && n > 0 && chunk[n-1] == '\n' {
-			return nil // ends cleanly: the common case
-		}
-		if i := bytes.LastIndexByte(chunk, '\n'); i >= 0 {
-			return truncate(f, start+int64(i)+1)
-		}
-		end = start
-	}
-	if st.Size() == 0 {
-		return nil
-	}
-	return truncate(f, 0)
-}
-
-func truncate(f *os.File, size int64) error {
-	if err := f.Truncate(size); err != nil {
-		return err
-	}
-	return f.Sync()
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return q.dir.Append(queueName, append(line, '\n'))
 }
 
 // Queues returns the names of the queues that have a file, sorted.
 func (q *Queue) Queues() ([]string, error) {
-	entries, err := os.ReadDir(q.dir)
+	names, err := q.dir.Names()
 	if err != nil {
-		return nil, fmt.Errorf("queue dir: %w", err)
+		return nil, err
 	}
-	var out []string
-	for _, e := range entries {
-		name, ok := strings.CutSuffix(e.Name(), ext)
-		if ok && e.Type().IsRegular() && CheckName(name) == nil {
-			out = append(out, name)
+	out := names[:0]
+	for _, n := range names {
+		if CheckName(n) == nil {
+			out = append(out, n)
 		}
 	}
-	sort.Strings(out)
 	return out, nil
 }
 
@@ -298,35 +132,17 @@ func (q *Queue) Read(ctx context.Context, queueName string, fn func(Message) err
 	if err := CheckName(queueName); err != nil {
 		return err
 	}
-	path := filepath.Join(q.dir, queueName+ext)
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("queue %s: %w", queueName, streamproc.ErrNotFound)
-	}
-	if err != nil {
-		return fmt.Errorf("queue file: %w", err)
-	}
-	defer f.Close()
-	r := bufio.NewReaderSize(f, 64<<10)
-	for n := 1; ; n++ {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		line, err := r.ReadBytes('\n')
-		if errors.Is(err, io.EOF) {
-			return nil // no line, or a torn one
-		}
-		if err != nil {
-			return fmt.Errorf("queue file %s: %w", path, err)
-		}
+	found, err := q.dir.Read(ctx, queueName, func(line []byte, n int) error {
 		var m Message
 		if err := json.Unmarshal(line, &m); err != nil {
-			return fmt.Errorf("queue file %s line %d: %w", path, n, err)
+			return fmt.Errorf("queue file %s line %d: %w", q.dir.Path(queueName), n, err)
 		}
-		if err := fn(m); err != nil {
-			return err
-		}
+		return fn(m)
+	})
+	if err == nil && !found {
+		return fmt.Errorf("queue %s: %w", queueName, streamproc.ErrNotFound)
 	}
+	return err
 }
 
 // Destination is one queue as an on-failure destination: it has the
