@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/streamproc/streamproc"
+	"github.com/streamproc/streamproc/internal/jsonenc"
 	"github.com/streamproc/streamproc/local/stream"
 )
 
@@ -289,57 +290,6 @@ func (s *scanner) entry(buf []byte) (fastEntry, []byte, bool) {
 	}
 }
 
-// appendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD, as
-// encoding/json does; U+2028 and U+2029 are escaped so the output is also
-// valid JavaScript.
-func appendString(b []byte, s string) []byte {
-	const hexDigits = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&15])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&15])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
 
 // appendEpoch appends epoch seconds with a millisecond fraction.
 func appendEpoch(b []byte, ms int64) []byte {
@@ -365,14 +315,14 @@ func appendPutRecordsOutput(b []byte, res []streamproc.PutResult) []byte {
 		}
 		if r.ErrorCode != "" {
 			b = append(b, `{"ErrorCode":`...)
-			b = appendString(b, r.ErrorCode)
+			b = jsonenc.AppendString(b, r.ErrorCode)
 			b = append(b, `,"ErrorMessage":`...)
-			b = appendString(b, r.ErrorMessage)
+			b = jsonenc.AppendString(b, r.ErrorMessage)
 		} else {
 			b = append(b, `{"SequenceNumber":`...)
-			b = appendString(b, r.SequenceNumber)
+			b = jsonenc.AppendString(b, r.SequenceNumber)
 			b = append(b, `,"ShardId":`...)
-			b = appendString(b, r.ShardID)
+			b = jsonenc.AppendString(b, r.ShardID)
 		}
 		b = append(b, '}')
 	}
@@ -397,17 +347,17 @@ func appendGetRecordsOutput(b []byte, recs []stream.Record, next string, behind 
 			b = append(b, ',')
 		}
 		b = append(b, `{"SequenceNumber":`...)
-		b = appendString(b, r.SequenceNumber)
+		b = jsonenc.AppendString(b, r.SequenceNumber)
 		b = append(b, `,"ApproximateArrivalTimestamp":`...)
 		b = appendEpoch(b, r.ArrivalTime.UnixMilli())
 		b = append(b, `,"Data":"`...)
 		b = base64.StdEncoding.AppendEncode(b, r.Data)
 		b = append(b, `","PartitionKey":`...)
-		b = appendString(b, r.PartitionKey)
+		b = jsonenc.AppendString(b, r.PartitionKey)
 		b = append(b, '}')
 	}
 	b = append(b, `],"NextShardIterator":`...)
-	b = appendString(b, next)
+	b = jsonenc.AppendString(b, next)
 	b = append(b, `,"MillisBehindLatest":`...)
 	b = strconv.AppendInt(b, behind, 10)
 	return append(b, '}')

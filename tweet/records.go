@@ -3,9 +3,9 @@ package tweet
 import (
 	"strconv"
 	"time"
-	"unicode/utf8"
-
+	
 	"github.com/streamproc/streamproc"
+	"github.com/streamproc/streamproc/internal/jsonenc"
 )
 
 // EventData attribute names: the seed's schema (Username HASH, Id RANGE,
@@ -72,19 +72,19 @@ func (t *Tweet) AppendCondensed(dst []byte) []byte {
 	dst = append(dst, `","id":`...)
 	dst = strconv.AppendInt(dst, t.ID, 10)
 	dst = append(dst, `,"text":`...)
-	dst = AppendJSONString(dst, t.Text)
+	dst = jsonenc.AppendString(dst, t.Text)
 	dst = append(dst, `,"user_name":`...)
-	dst = AppendJSONString(dst, t.User.Name)
+	dst = jsonenc.AppendString(dst, t.User.Name)
 	dst = append(dst, `,"user_screen_name":`...)
-	dst = AppendJSONString(dst, t.User.ScreenName)
+	dst = jsonenc.AppendString(dst, t.User.ScreenName)
 	dst = append(dst, `,"source":`...)
-	dst = AppendJSONString(dst, t.Source)
+	dst = jsonenc.AppendString(dst, t.Source)
 	dst = append(dst, `,"retweet_count":`...)
 	dst = strconv.AppendInt(dst, t.RetweetCount, 10)
 	dst = append(dst, `,"favorite_count":`...)
 	dst = strconv.AppendInt(dst, t.FavoriteCount, 10)
 	dst = append(dst, `,"lang":`...)
-	dst = AppendJSONString(dst, t.Lang)
+	dst = jsonenc.AppendString(dst, t.Lang)
 	dst = append(dst, `,"verified":`...)
 	dst = strconv.AppendBool(dst, t.User.Verified)
 	dst = append(dst, `,"hashtags":[`...)
@@ -92,61 +92,7 @@ func (t *Tweet) AppendCondensed(dst []byte) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = AppendJSONString(dst, h)
+		dst = jsonenc.AppendString(dst, h)
 	}
 	return append(dst, "]}\n"...)
-}
-
-const hexDigits = "0123456789abcdef"
-
-// AppendJSONString appends s as a JSON string. Unlike encoding/json it does
-// not escape <, > and & (the output is data, not HTML), so text stays
-// byte-for-byte readable; invalid UTF-8 becomes U+FFFD, and U+2028/U+2029 are
-// escaped so the line is also valid JavaScript.
-func AppendJSONString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }
