@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,23 +21,6 @@ import (
 	"github.com/streamproc/streamproc/tweet"
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 var apiAddr = regexp.MustCompile(`Kinesis API  (http://127\.0\.0\.1:\d+)`)
 
 // The whole pipeline in-process: `up` with no built-in source, tweets,
@@ -48,7 +30,7 @@ var apiAddr = regexp.MustCompile(`Kinesis API  (http://127\.0\.0\.1:\d+)`)
 // was written.
 func TestUpEndToEnd(t *testing.T) {
 	dir := t.TempDir()
-	var stderr syncBuffer
+	var stderr lockedBuffer
 	m := &Main{Stdin: strings.NewReader(""), Stdout: &bytes.Buffer{}, Stderr: &stderr, Getenv: func(string) (string, bool) { return "", false }}
 	done := make(chan int, 1)
 	go func() {
