@@ -59,15 +59,7 @@ func (m *Main) benchE2E(ctx context.Context, g *globalFlags, f *benchE2EFlags) e
 		}
 		rate = n
 	}
-	overrides, err := parseOverrides(g.parameterOverrides)
-	if err != nil {
-		return err
-	}
-	t, err := stack.Load(g.template)
-	if err != nil {
-		return err
-	}
-	r, err := t.Resolve(stack.Env{StackName: g.stackName, Region: localRegion, Account: localAccount, Overrides: overrides})
+	r, err := resolveTemplate(g)
 	if err != nil {
 		return err
 	}

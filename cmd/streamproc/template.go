@@ -49,3 +49,17 @@ func tableSpec(tp stack.TablePlan) streamproc.TableSpec {
 		TTLAttr: tp.TTLAttr,
 	}
 }
+
+// resolveTemplate loads g's template and resolves it with the stack name,
+// local pseudo parameters and --parameter-overrides.
+func resolveTemplate(g *globalFlags) (*stack.Resolved, error) {
+	overrides, err := parseOverrides(g.parameterOverrides)
+	if err != nil {
+		return nil, err
+	}
+	t, err := stack.Load(g.template)
+	if err != nil {
+		return nil, err
+	}
+	return t.Resolve(stack.Env{StackName: g.stackName, Region: localRegion, Account: localAccount, Overrides: overrides})
+}

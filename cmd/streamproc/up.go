@@ -84,15 +84,7 @@ func (m *Main) up(ctx context.Context, g *globalFlags, f *upFlags) error {
 	if _, err := os.Stat(g.template); err != nil {
 		return usagef("streamproc up needs a template: %v (run it where template.yaml is, or pass -t)", err)
 	}
-	overrides, err := parseOverrides(g.parameterOverrides)
-	if err != nil {
-		return err
-	}
-	t, err := stack.Load(g.template)
-	if err != nil {
-		return err
-	}
-	r, err := t.Resolve(stack.Env{StackName: g.stackName, Region: localRegion, Account: localAccount, Overrides: overrides})
+	r, err := resolveTemplate(g)
 	if err != nil {
 		return err
 	}
