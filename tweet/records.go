@@ -3,7 +3,7 @@ package tweet
 import (
 	"strconv"
 	"time"
-	
+
 	"github.com/streamproc/streamproc"
 	"github.com/streamproc/streamproc/internal/jsonenc"
 )
