@@ -290,7 +290,6 @@ func (s *scanner) entry(buf []byte) (fastEntry, []byte, bool) {
 	}
 }
 
-
 // appendEpoch appends epoch seconds with a millisecond fraction.
 func appendEpoch(b []byte, ms int64) []byte {
 	out, _ := epochMillis(ms).MarshalJSON()
