@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -59,6 +60,8 @@ type Handler struct {
 	// DeadlineMargin: no write is started closer than this to the invocation
 	// deadline, so the response still reaches Lambda (default 500 ms).
 	DeadlineMargin time.Duration
+	// WriteConcurrency is how many batch writes run at once (default 4).
+	WriteConcurrency int
 }
 
 // pending is one item to write and the record it came from.
@@ -168,26 +171,47 @@ func retryFrom(ev events.KinesisEvent, at int) string {
 	return ev.Records[at].Kinesis.SequenceNumber
 }
 
-// write stores items in batches of 25, retrying unprocessed items with
-// backoff inside the deadline. It returns how many were written, the items
-// the table rejected as invalid (to dead-letter), and the lowest record index
-// whose items could not be written (len(records) sentinel = none: callers
-// take the min with their own bound).
+// write stores items in batches of 25, up to WriteConcurrency batches at a
+// time (concurrent BatchWriteItem calls are how a consumer keeps up: each
+// call waits on a durable write), retrying unprocessed items with backoff
+// inside the deadline. It returns how many were written, the items the
+// table rejected as invalid (to dead-letter), and the lowest record index
+// whose items could not be written (a large sentinel when all were: callers
+// take the min with their own bound). A batch that fails does not stop the
+// others; whatever they wrote is rewritten, harmlessly, on the retry.
 func (h *Handler) write(ctx context.Context, items []pending) (written int, rejected []letter, failAt int) {
 	failAt = int(^uint(0) >> 1)
-	for start := 0; start < len(items); start += streamproc.MaxBatchPut {
-		batch := items[start:min(start+streamproc.MaxBatchPut, len(items))]
-		n, rej, err := h.writeBatch(ctx, batch)
-		written += n
-		rejected = append(rejected, rej...)
-		if err != nil {
-			h.Logger.WarnContext(ctx, "table write stopped; the rest of the batch will be retried", "table", h.TableName, "err", err)
-			for _, p := range items[start:] {
-				if p.item != nil && !isWritten(p) {
-					failAt = min(failAt, p.record)
-				}
+	type result struct {
+		n   int
+		rej []letter
+		err error
+	}
+	nb := (len(items) + streamproc.MaxBatchPut - 1) / streamproc.MaxBatchPut
+	results := make([]result, nb)
+	sem := make(chan struct{}, h.WriteConcurrency)
+	var wg sync.WaitGroup
+	for b := range nb {
+		batch := items[b*streamproc.MaxBatchPut : min((b+1)*streamproc.MaxBatchPut, len(items))]
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			n, rej, err := h.writeBatch(ctx, batch)
+			results[b] = result{n, rej, err}
+		}()
+	}
+	wg.Wait()
+	for b, r := range results {
+		written += r.n
+		rejected = append(rejected, r.rej...)
+		if r.err == nil {
+			continue
+		}
+		h.Logger.WarnContext(ctx, "table write failed; its records will be retried", "table", h.TableName, "err", r.err)
+		for _, p := range items[b*streamproc.MaxBatchPut : min((b+1)*streamproc.MaxBatchPut, len(items))] {
+			if !isWritten(p) {
+				failAt = min(failAt, p.record)
 			}
-			return written, rejected, failAt
 		}
 	}
 	return written, rejected, failAt
@@ -316,6 +340,9 @@ func (h *Handler) defaults() {
 	}
 	if h.DeadlineMargin == 0 {
 		h.DeadlineMargin = 500 * time.Millisecond
+	}
+	if h.WriteConcurrency < 1 {
+		h.WriteConcurrency = 4
 	}
 	if h.FunctionName == "" {
 		h.FunctionName = "consumer"

@@ -47,22 +47,16 @@ type env struct {
 	h      *Handler
 }
 
-// flakyTable wraps the real table to inject the failures AWS can produce.
+// flakyTable wraps the real table to inject the failures AWS can produce:
+// batches for which fail is true return err.
 type flakyTable struct {
 	streamproc.Table
-	mu sync.Mutex
-	// failAfter: BatchPut calls beyond this many return err (−1 = never).
-	failAfter int
-	err       error
-	calls     int
+	fail func(items []streamproc.Item) bool
+	err  error
 }
 
 func (f *flakyTable) BatchPut(ctx context.Context, tbl string, items []streamproc.Item) ([]streamproc.Item, error) {
-	f.mu.Lock()
-	f.calls++
-	fail := f.failAfter >= 0 && f.calls > f.failAfter
-	f.mu.Unlock()
-	if fail {
+	if f.fail(items) {
 		return nil, f.err
 	}
 	return f.Table.BatchPut(ctx, tbl, items)
@@ -247,9 +241,25 @@ func TestTransientFailureReportsFirstUnprocessedRecord(t *testing.T) {
 		set  func(e *env)
 		want int // index of the record reported
 	}{
-		{"table unavailable from the second batch", func(e *env) {
-			e.h.Table = &flakyTable{Table: e.tables, failAfter: 1, err: fmt.Errorf("throttled: %w", streamproc.ErrUnavailable)}
+		{"table unavailable for the second batch", func(e *env) {
+			// Items are written 25 per batch in record order; record 3 is
+			// garbage, so the second batch starts at record 26 (id 1026).
+			e.h.Table = &flakyTable{Table: e.tables, err: fmt.Errorf("throttled: %w", streamproc.ErrUnavailable), fail: func(items []streamproc.Item) bool {
+				for _, it := range items {
+					if it[tweet.AttrID] == "1026" {
+						return true
+					}
+				}
+				return false
+			}}
 		}, 26},
+		{"table unavailable for the first batch only", func(e *env) {
+			// Later batches are written concurrently and succeed; the
+			// response still points at the first record not written.
+			e.h.Table = &flakyTable{Table: e.tables, err: fmt.Errorf("throttled: %w", streamproc.ErrUnavailable), fail: func(items []streamproc.Item) bool {
+				return items[0][tweet.AttrID] == "1000"
+			}}
+		}, 0},
 		{"table missing", func(e *env) { e.h.TableName = "nope" }, 0},
 		{"throttled past MaxAttempts", func(e *env) {
 			e.h.MaxAttempts = 3
