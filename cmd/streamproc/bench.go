@@ -158,17 +158,11 @@ func (m *Main) benchKinesis(ctx context.Context, g *globalFlags, f *benchFlags) 
 		defer stop()
 		ourURL, ourName = url, "streamproc"
 	}
-	if f.cpuProfile != "" {
-		pf, err := os.Create(f.cpuProfile)
-		if err != nil {
-			return fmt.Errorf("bench: %w", err)
-		}
-		defer pf.Close()
-		if err := pprof.StartCPUProfile(pf); err != nil {
-			return fmt.Errorf("bench: %w", err)
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := startCPUProfile(f.cpuProfile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	var results []benchResult
 	fmt.Fprintf(m.Stdout, "bench: %d producers × PutRecords(500 × %d B), %d consumers, %d shards, %v per endpoint\n",
 		f.producers, f.recordSize, f.consumers, f.shards, f.duration)
@@ -567,4 +561,21 @@ func (l *limitedWriter) Write(p []byte) (int, error) {
 		l.n -= k
 	}
 	return len(p), nil
+}
+
+// startCPUProfile profiles this process into path ("" = no profile) until
+// the returned func is called.
+func startCPUProfile(path string) (func(), error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	pf, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	if err := pprof.StartCPUProfile(pf); err != nil {
+		pf.Close()
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); pf.Close() }, nil
 }

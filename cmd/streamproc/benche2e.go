@@ -23,9 +23,10 @@ import (
 )
 
 type benchE2EFlags struct {
-	rate     string
-	duration time.Duration
-	keep     bool
+	rate       string
+	duration   time.Duration
+	keep       bool
+	cpuProfile string
 }
 
 func (m *Main) benchE2ECmd(g *globalFlags) *cobra.Command {
@@ -47,6 +48,7 @@ invocation that wrote it); and peak RSS.`,
 	cmd.Flags().StringVar(&f.rate, "rate", "max", "tweets per second, or max")
 	cmd.Flags().DurationVar(&f.duration, "duration", 20*time.Second, "how long to produce")
 	cmd.Flags().BoolVar(&f.keep, "keep", false, "keep the scratch data dir")
+	cmd.Flags().StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	return cmd
 }
 
@@ -99,6 +101,13 @@ func (m *Main) benchE2E(ctx context.Context, g *globalFlags, f *benchE2EFlags) e
 		tw := gen.Next()
 		pool[i] = streamproc.Record{PartitionKey: tw.ScreenName, Data: tw.Raw}
 	}
+	stopProfile, err := startCPUProfile(f.cpuProfile)
+	if err != nil {
+		stopRun()
+		<-runDone
+		return err
+	}
+	defer stopProfile()
 	fmt.Fprintf(m.Stderr, "bench e2e: %d shard(s), rate %s, %v …\n", plan.Streams[0].Shards, f.rate, f.duration)
 	start := time.Now()
 	var produced, throttled int64

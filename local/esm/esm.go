@@ -95,6 +95,12 @@ type Options struct {
 	// Metrics, when set, receives the Metric* values; it must be safe for
 	// concurrent use and fast.
 	Metrics func(name string, v float64)
+	// CheckpointInterval, when positive, saves a shard's checkpoint at most
+	// this often while batches complete (each save costs fsyncs), instead of
+	// after every batch; the last progress is always saved when Run ends. A
+	// crash then redelivers up to one interval of batches — at-least-once,
+	// as on AWS. Real time, not Now.
+	CheckpointInterval time.Duration
 }
 
 // Mapping is one event source mapping. Build it with New and drive it with

@@ -399,6 +399,9 @@ func (l *lane) finish(ctx context.Context, recs []*rec, discarded bool) {
 }
 
 func (l *lane) checkpoint(ctx context.Context) {
+	if iv := l.m.opts.CheckpointInterval; iv > 0 && time.Since(time.Unix(0, l.s.lastSave.Load())) < iv {
+		return // saved recently; the next batch or Run's final save covers it
+	}
 	if err := l.s.save(context.WithoutCancel(ctx)); err != nil {
 		// Not fatal: the next save (or the one at shutdown) covers it, and
 		// meanwhile a restart would only redeliver.

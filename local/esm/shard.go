@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/streamproc/streamproc"
@@ -56,6 +57,9 @@ type shardProc struct {
 	space     chan struct{}
 
 	saveMu sync.Mutex
+	// lastSave is when save last wrote a checkpoint (UnixNano, real time),
+	// for Options.CheckpointInterval.
+	lastSave atomic.Int64
 
 	mu         sync.Mutex
 	nextOrd    uint64    // mu
@@ -331,6 +335,7 @@ func (s *shardProc) save(ctx context.Context) error {
 	s.mu.Lock()
 	s.saved = seq
 	s.mu.Unlock()
+	s.lastSave.Store(time.Now().UnixNano())
 	return nil
 }
 

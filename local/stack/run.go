@@ -197,7 +197,7 @@ func Start(ctx context.Context, r *Resolved, opts Options) (s *Stack, err error)
 			return nil, err
 		}
 		eo := esm.Options{Now: opts.Now, Logger: opts.Logger.With("mapping", mp.Name), Checkpoints: cps, Region: r.Env.Region, Account: r.Env.Account,
-			PollInterval: opts.PollInterval, Metrics: s.fnMetrics(fp.Name)}
+			PollInterval: opts.PollInterval, Metrics: s.fnMetrics(fp.Name), CheckpointInterval: 250 * time.Millisecond}
 		if mp.Destination != "" {
 			eo.OnFailure = s.queue.Destination(mp.Destination)
 		}
