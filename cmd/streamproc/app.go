@@ -100,7 +100,7 @@ embedded components with AWS's semantics.`,
 	pf.StringVar(&g.stackName, "stack-name", "streamproc", "stack name used to build physical resource names (<stack>-EventData, …)")
 	pf.BoolVar(&g.debug, "debug", false, "log at debug level")
 	pf.StringArrayVar(&g.parameterOverrides, "parameter-overrides", nil, "template parameter values, Key=Value (repeatable), as sam deploy takes them")
-	root.AddCommand(m.upCmd(g), m.downCmd(g), m.invokeCmd(g), m.generateEventCmd(g), m.tableCmd(g), m.dlqCmd(g), m.kinesisCmd(g), m.benchCmd(g), m.produceCmd(g))
+	root.AddCommand(m.upCmd(g), m.downCmd(g), m.invokeCmd(g), m.generateEventCmd(g), m.tableCmd(g), m.dlqCmd(g), m.kinesisCmd(g), m.benchCmd(g), m.produceCmd(g), m.queryCmd(g), m.logsCmd(g))
 	return root
 }
 

@@ -21,12 +21,15 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/streamproc/streamproc"
+	"github.com/streamproc/streamproc/dashboard"
+	"github.com/streamproc/streamproc/dashboard/stacksource"
 	"github.com/streamproc/streamproc/function/consumer"
 	"github.com/streamproc/streamproc/function/producer"
 	"github.com/streamproc/streamproc/function/transformer"
 	"github.com/streamproc/streamproc/function/trending"
 	"github.com/streamproc/streamproc/kinesisapi"
 	"github.com/streamproc/streamproc/local/control"
+	"github.com/streamproc/streamproc/local/logs"
 	"github.com/streamproc/streamproc/local/metrics"
 	"github.com/streamproc/streamproc/local/stack"
 	"github.com/streamproc/streamproc/source/synthetic"
@@ -91,7 +94,19 @@ func (m *Main) up(ctx context.Context, g *globalFlags, f *upFlags) error {
 	started := time.Now()
 	log := m.logger(g)
 	reg := metrics.New()
-	st, err := stack.Start(ctx, r, stack.Options{Dir: g.dataDir, Now: m.Now, Logger: log, Metrics: reg, Functions: m.functions, Getenv: m.Getenv, PollInterval: f.pollInterval})
+	durations := stacksource.NewDurations(m.Now)
+	reg.OnSet = durations.Observe // per-function duration percentiles for the dashboard and /metrics
+	fnLogs, err := logs.Open(filepath.Join(g.dataDir, "logs"), logs.Options{})
+	if err != nil {
+		return err
+	}
+	defer fnLogs.Close()
+	// Each function's logs also go to <data-dir>/logs/<function>.log, for `streamproc logs`.
+	teeLogs := func(ctx context.Context, fp stack.FunctionPlan, deps stack.Deps) (stack.Handlers, error) {
+		deps.Logger = slog.New(fnLogs.Handler(deps.Logger.Handler(), fp.Name))
+		return m.functions(ctx, fp, deps)
+	}
+	st, err := stack.Start(ctx, r, stack.Options{Dir: g.dataDir, Now: m.Now, Logger: log, Metrics: reg, Functions: teeLogs, Getenv: m.Getenv, PollInterval: f.pollInterval})
 	if err != nil {
 		return err
 	}
@@ -104,7 +119,10 @@ func (m *Main) up(ctx context.Context, g *globalFlags, f *upFlags) error {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", reg.Handler())
 	mux.Handle(control.Prefix, control.Handler(st.Deps().Tables, st.Deps().DeadLetters, st.Queue()))
-	mux.Handle("/", kinesisapi.New(st.Deps().Stream, kinesisapi.Options{Now: m.Now, Logger: log, Region: localRegion}))
+	dash := dashboard.New(stacksource.New(st, reg, durations, stacksource.Options{DataDir: g.dataDir, BuiltIn: f.source, Now: m.Now}), dashboard.Options{Logger: log, Now: m.Now})
+	defer dash.Start(context.WithoutCancel(ctx))() // live through the drain; stopped before the stack closes
+	// GET / is the dashboard; the Kinesis API is POST /.
+	mux.Handle("/", dashboard.Route(dash, kinesisapi.New(st.Deps().Stream, kinesisapi.Options{Now: m.Now, Logger: log, Region: localRegion})))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
@@ -336,6 +354,7 @@ func (m *Main) printSummary(st *stack.Stack, addr, dataDir string, took time.Dur
 	}
 	fmt.Fprintf(w, "Kinesis API  http://%s   (aws --endpoint-url http://%s kinesis list-streams)\n", addr, addr)
 	fmt.Fprintf(w, "metrics      http://%s/metrics\n", addr)
+	fmt.Fprintf(w, "dashboard    http://%s/\n", addr)
 	if abs, err := filepath.Abs(dataDir); err == nil {
 		dataDir = abs
 	}

@@ -1,0 +1,305 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/chromedp/chromedp"
+)
+
+// chromiumPath is Debian's chromium (apt-get install -y chromium).
+const chromiumPath = "/usr/bin/chromium"
+
+// upOverrides give short windows, so trends and deliveries show up within
+// seconds.
+const upOverrides = "TrendsWindowSeconds=2 DeliveryBufferSeconds=2"
+
+// runningUp is `streamproc up` running in-process.
+type runningUp struct {
+	endpoint string
+	dir      string
+	stop     func() (code int, stderr string)
+}
+
+// startUp runs up with the synthetic source at rate tweets/s on a free
+// port and returns once its address is printed.
+func startUp(t *testing.T, rate int) *runningUp {
+	t.Helper()
+	dir := t.TempDir()
+	var stderr lockedBuffer
+	m := &Main{Stdin: strings.NewReader(""), Stdout: &lockedBuffer{}, Stderr: &stderr, Getenv: func(string) (string, bool) { return "", false }}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() {
+		done <- m.Run(ctx, []string{"--data-dir", dir, "-t", "../../template.yaml", "up", "--rate", fmt.Sprint(rate),
+			"--addr", "127.0.0.1:0", "--poll-interval", "100ms", "--status-interval", "0", "--drain-timeout", "10s",
+			"--parameter-overrides", upOverrides})
+	}()
+	u := &runningUp{dir: dir}
+	stopped := false
+	var code int
+	u.stop = func() (int, string) {
+		if !stopped {
+			stopped = true
+			cancel()
+			select {
+			case code = <-done:
+			case <-time.After(2 * time.Minute):
+				t.Errorf("up did not stop:\n%s", stderr.String())
+			}
+		}
+		return code, stderr.String()
+	}
+	t.Cleanup(func() { u.stop() })
+	for deadline := time.Now().Add(60 * time.Second); u.endpoint == ""; time.Sleep(20 * time.Millisecond) {
+		if mm := apiAddr.FindStringSubmatch(stderr.String()); mm != nil {
+			u.endpoint = mm[1]
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("up exited %d:\n%s", code, stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("up did not start:\n%s", stderr.String())
+		}
+	}
+	if !strings.Contains(stderr.String(), "dashboard    "+u.endpoint+"/") {
+		t.Errorf("up did not print the dashboard URL:\n%s", stderr.String())
+	}
+	return u
+}
+
+// The dashboard in a real browser against up with the synthetic source:
+// every resource of the plan is on the page, the charts move, trending
+// shows hashtags, and garbage written through the Kinesis API shows up in
+// the failures list with its reason.
+func TestDashboardInBrowser(t *testing.T) {
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is missing (CI must install it: apt-get install -y chromium): %v", chromiumPath, err)
+		}
+		t.Skipf("needs Debian's chromium at %s: apt-get install -y chromium", chromiumPath)
+	}
+	r, err := resolveTemplate(&globalFlags{template: "../../template.yaml", stackName: "streamproc", parameterOverrides: []string{upOverrides}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := r.Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := startUp(t, 300)
+
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900))...)
+	defer cancelAlloc()
+	browser, cancelBrowser := chromedp.NewContext(alloc)
+	defer cancelBrowser()
+	ctx, cancel := context.WithTimeout(browser, 3*time.Minute)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate(u.endpoint+"/"), chromedp.WaitVisible(chromedp.CSS("#topo"))); err != nil {
+		t.Fatalf("open the dashboard: %v", err)
+	}
+	eval := func(js string) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
+		if err != nil {
+			t.Fatalf("%s: %v", js, err)
+		}
+		return v
+	}
+	// poll evaluates js until ok accepts its value (generous: the machine
+	// may be busy).
+	poll := func(what, js string, ok func(string) bool) string {
+		t.Helper()
+		var v string
+		for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+			if v = eval(js); ok(v) {
+				return v
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: still %q", what, v)
+			}
+		}
+	}
+
+	topology := eval(`document.querySelector("#topology").textContent`)
+	var want []string
+	for _, s := range plan.Streams {
+		want = append(want, s.LogicalID)
+	}
+	for _, tb := range plan.Tables {
+		want = append(want, tb.LogicalID)
+	}
+	for _, f := range plan.Functions {
+		want = append(want, f.LogicalID)
+	}
+	for _, mp := range plan.Mappings {
+		want = append(want, mp.Name)
+	}
+	for _, d := range plan.Deliveries {
+		want = append(want, d.LogicalID)
+	}
+	for _, s := range plan.Schedules {
+		want = append(want, s.Name)
+	}
+	want = append(want, plan.Buckets...)
+	want = append(want, plan.Queues...)
+	for _, c := range append(plan.CloudOnly, plan.Unknown...) {
+		id, _, _ := strings.Cut(c, " (")
+		want = append(want, id)
+	}
+	for _, w := range want {
+		if !strings.Contains(topology, w) {
+			t.Errorf("the topology does not show %s", w)
+		}
+	}
+	if len(want) < 20 {
+		t.Errorf("only %d resources in the plan: %v", len(want), want)
+	}
+
+	// Charts: the records-in chart gets data and its line moves.
+	const line = `Array.from(document.querySelectorAll("#c-in polyline")).map(p => p.getAttribute("points")).join("|")`
+	first := poll("records-in chart has a line", line, func(v string) bool { return strings.Count(v, ",") >= 2 })
+	poll("records-in chart changes", line, func(v string) bool { return v != first })
+	poll("records-in legend shows a rate above 0", `document.querySelector("#c-in .lg span").dataset.v`, func(v string) bool { return v != "" && v != "0" })
+	poll("consumer node shows a rate", `document.getElementById("v-DataStreamConsumer.Stream").textContent`, func(v string) bool {
+		return strings.HasSuffix(v, "records/s") && !strings.HasPrefix(v, "0 ") && !strings.HasPrefix(v, "–")
+	})
+	poll("trending shows hashtags", `Array.from(document.querySelectorAll("#trends .hashtag span:first-child")).map(e => e.textContent).join(" ")`,
+		func(v string) bool { return strings.HasPrefix(v, "#") })
+	poll("EventData lists items", `String(document.querySelectorAll("#items tr.item").length)`, func(v string) bool { return v != "0" })
+
+	// A failure injected through the Kinesis API shows up with its reason.
+	marker := fmt.Sprintf("garbage-%d", time.Now().UnixNano())
+	client := kinesis.New(kinesis.Options{Region: "us-east-1", BaseEndpoint: aws.String(u.endpoint),
+		Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", "")})
+	out, err := client.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String(plan.Streams[0].Name), Records: []types.PutRecordsRequestEntry{
+		{PartitionKey: aws.String("bad"), Data: []byte(marker + " is not JSON")},
+		{PartitionKey: aws.String("bad"), Data: append([]byte(marker), 0xff, 0xfe, 0x00)},
+	}})
+	if err != nil || aws.ToInt32(out.FailedRecordCount) != 0 {
+		t.Fatalf("PutRecords: %v %+v", err, out)
+	}
+	rows := poll("the garbage is listed as failures with reasons", `Array.from(document.querySelectorAll("#failures tr.failure")).map(r => Array.from(r.cells).map(c => c.textContent).join("\t")).join("\n")`,
+		func(v string) bool {
+			kinds := map[string]bool{}
+			for _, row := range strings.Split(v, "\n") {
+				if cells := strings.Split(row, "\t"); len(cells) == 5 && strings.Contains(cells[4], marker) && cells[3] != "" {
+					kinds[cells[1]] = true
+				}
+			}
+			return kinds["dead letter"] && kinds["processing failed"]
+		})
+	t.Logf("failures:\n%s", rows)
+	poll("the dead-letter node turns red", `document.getElementById("n-deadletters").getAttribute("class")`, func(v string) bool { return strings.Contains(v, "bad") })
+
+	// Search by user: a user of a listed item finds their items.
+	user := eval(`document.querySelector("#items tr.item td:nth-child(2)").textContent.slice(1)`)
+	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS("#user"), user)); err != nil {
+		t.Fatal(err)
+	}
+	poll("search finds the user's items", `Array.from(document.querySelectorAll("#items tr.item td:nth-child(2)")).map(e => e.textContent).join(" ")`,
+		func(v string) bool { return v != "" && strings.Trim(strings.ReplaceAll(v, "@"+user, ""), " ") == "" })
+	if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`(() => { const u = document.querySelector("#user"); u.value = ""; u.dispatchEvent(new Event("input")); })()`)); err != nil {
+		t.Fatal(err)
+	}
+	poll("clearing the search shows the newest items again", `document.querySelector("#items-what").textContent`, func(v string) bool { return v == "newest items" })
+
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := os.Getenv("SCREENSHOT_DIR")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "dashboard.png")
+	if err := os.WriteFile(path, shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s (%d bytes)", path, len(shot))
+	// UPDATE_SCREENSHOT=1 refreshes the README's picture: the first screen
+	// of the page (topology and charts), not the whole page.
+	if os.Getenv("UPDATE_SCREENSHOT") != "" {
+		if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, 0)`)); err != nil {
+			t.Fatal(err)
+		}
+		view, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile("../../docs/dashboard.png", view, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	if code, stderr := u.stop(); code != 0 {
+		t.Fatalf("up exited %d:\n%s", code, stderr)
+	}
+}
+
+// streamproc logs prints the functions' logs that up keeps in the data
+// dir, while up runs (--follow) and after it stopped.
+func TestLogsCommand(t *testing.T) {
+	u := startUp(t, 200)
+	c := &cli{t: t, dir: u.dir, now: time.Now()}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var followed lockedBuffer
+	followDone := make(chan int, 1)
+	go func() {
+		m := &Main{Stdin: strings.NewReader(""), Stdout: &followed, Stderr: &lockedBuffer{}, Getenv: func(string) (string, bool) { return "", false }}
+		followDone <- m.Run(ctx, []string{"--data-dir", u.dir, "-t", "../../template.yaml", "logs", "consumer", "--follow", "--filter", "batch processed"})
+	}()
+	for deadline := time.Now().Add(60 * time.Second); strings.Count(followed.String(), "\n") < 3; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("logs --follow printed %q", followed.String())
+		}
+	}
+	cancel()
+	if code := <-followDone; code != 0 {
+		t.Errorf("logs --follow exited %d when interrupted", code)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(followed.String()), "\n") {
+		// 2026-11-26T10:00:00.123Z INFO  batch processed records=100 …
+		if _, err := time.Parse("2006-01-02T15:04:05.000Z", strings.Fields(l)[0]); err != nil || !strings.Contains(l, " INFO  batch processed records=") {
+			t.Errorf("followed line %q", l)
+		}
+	}
+	if code, stderr := u.stop(); code != 0 {
+		t.Fatalf("up exited %d:\n%s", code, stderr)
+	}
+	all := c.mustRun("", "logs", "DataStreamConsumer", "--since", "0")
+	if !strings.Contains(all, "batch processed") || strings.Contains(all, `"msg"`) {
+		t.Errorf("logs after the run:\n%.500s", all)
+	}
+	if got := c.mustRun("", "logs", "streamproc-TrendingHashtags", "--since", "0", "--filter", "window flushed"); !strings.Contains(got, "window flushed window=") {
+		t.Errorf("trending logs:\n%.500s", got)
+	}
+	if got := c.mustRun("", "logs", "consumer", "--since", "0", "--filter", "no such text"); got != "" {
+		t.Errorf("--filter kept %q", got)
+	}
+	if _, errs, code := c.run("", "logs", "nosuchfunction"); code != exitUsage || !strings.Contains(errs, "unknown function") {
+		t.Errorf("unknown function: exit %d, %s", code, errs)
+	}
+	if files, _ := filepath.Glob(filepath.Join(u.dir, "logs", "*.log")); len(files) < 3 {
+		t.Errorf("log files %v", files)
+	}
+}

@@ -1,0 +1,283 @@
+// Package logs keeps each function's structured logs in the data dir, the
+// local stand-in for the CloudWatch log group Lambda gives every function:
+// `streamproc up` tees every function logger into <dir>/<function>.log (slog
+// JSON, one record per line) and `streamproc logs` reads them back like
+// `sam logs`.
+//
+// Files are plain, unlocked and append-only, so a reader in another process
+// can follow them while up runs. Size-based rotation keeps disk use bounded:
+// when the current file would grow past Options.MaxBytes it is renamed to
+// <function>.log.1 (older ones shift to .2, …) and a new file starts; only
+// Options.Files files are kept per function. A reader holding the old file
+// open finishes it before moving on (see Follow).
+package logs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// Ext is the extension of a function's current log file.
+const Ext = ".log"
+
+// Defaults of Options.
+const (
+	DefaultMaxBytes = 10 << 20
+	DefaultFiles    = 3
+)
+
+// ErrClosed is returned by writes after Dir.Close.
+var ErrClosed = errors.New("logs: closed")
+
+// Options configure a Dir.
+type Options struct {
+	// MaxBytes is the size a file may reach before it is rotated (default
+	// DefaultMaxBytes). A single record larger than that still gets written,
+	// alone in its file.
+	MaxBytes int64
+	// Files is how many files are kept per function, the current one
+	// included (default DefaultFiles).
+	Files int
+}
+
+// Dir writes function logs under one directory. Safe for concurrent use.
+type Dir struct {
+	dir  string
+	opts Options
+
+	closed atomic.Bool // set first by Close, so writers never reopen a file after it
+
+	mu    sync.Mutex
+	files map[string]*rotator // by file name
+}
+
+// Open creates dir if needed and returns a Dir writing into it.
+func Open(dir string, opts Options) (*Dir, error) {
+	if opts.MaxBytes <= 0 {
+		opts.MaxBytes = DefaultMaxBytes
+	}
+	if opts.Files <= 0 {
+		opts.Files = DefaultFiles
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("logs dir: %w", err)
+	}
+	return &Dir{dir: dir, opts: opts, files: map[string]*rotator{}}, nil
+}
+
+// Handler returns a handler that passes every record to base and also
+// appends it, as JSON, to function's file. It records exactly what base
+// records (base decides the level), so the file and the console agree.
+// A nil base writes only the file, at Info and above.
+func (d *Dir) Handler(base slog.Handler, function string) slog.Handler {
+	d.mu.Lock()
+	name := FileName(function)
+	w, ok := d.files[name]
+	if !ok {
+		w = &rotator{dir: d, path: filepath.Join(d.dir, name), maxBytes: d.opts.MaxBytes, keep: d.opts.Files}
+		d.files[name] = w
+	}
+	d.mu.Unlock()
+	// slog's JSON handler writes each record with one Write call, which is
+	// what lets the rotator cut files only between records.
+	file := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug})
+	if base == nil {
+		return tee{base: slog.NewJSONHandler(discard{}, nil), file: file}
+	}
+	return tee{base: base, file: file}
+}
+
+// Close closes every open file. Later writes fail with ErrClosed.
+func (d *Dir) Close() error {
+	d.closed.Store(true)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var errs []error
+	for _, w := range d.files {
+		errs = append(errs, w.close())
+	}
+	return errors.Join(errs...)
+}
+
+// FileName is the name of function's current log file: the function name
+// with anything but letters, digits, '.', '_' and '-' replaced by '_'.
+func FileName(function string) string {
+	b := []byte(function)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			b[i] = '_'
+		}
+	}
+	if len(b) == 0 || b[0] == '.' {
+		b = append([]byte{'_'}, b...)
+	}
+	return string(b) + Ext
+}
+
+// Files returns the paths of function's existing log files under dir,
+// oldest first (…, .log.2, .log.1, .log).
+func Files(dir, function string) ([]string, error) {
+	base := filepath.Join(dir, FileName(function))
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("logs dir: %w", err)
+	}
+	type numbered struct {
+		n    int
+		path string
+	}
+	var rotated []numbered
+	current := ""
+	for _, e := range entries {
+		p := filepath.Join(dir, e.Name())
+		if p == base {
+			current = p
+			continue
+		}
+		if s, ok := strings.CutPrefix(p, base+"."); ok {
+			if n, err := strconv.Atoi(s); err == nil && n > 0 {
+				rotated = append(rotated, numbered{n, p})
+			}
+		}
+	}
+	var out []string
+	for len(rotated) > 0 {
+		// Few files: a selection of the highest number each round is enough.
+		hi := 0
+		for i := range rotated {
+			if rotated[i].n > rotated[hi].n {
+				hi = i
+			}
+		}
+		out = append(out, rotated[hi].path)
+		rotated = append(rotated[:hi], rotated[hi+1:]...)
+	}
+	if current != "" {
+		out = append(out, current)
+	}
+	return out, nil
+}
+
+// tee passes records to base and to file; base decides what is enabled.
+type tee struct{ base, file slog.Handler }
+
+func (t tee) Enabled(ctx context.Context, l slog.Level) bool { return t.base.Enabled(ctx, l) }
+
+func (t tee) Handle(ctx context.Context, r slog.Record) error {
+	return errors.Join(t.base.Handle(ctx, r), t.file.Handle(ctx, r))
+}
+
+func (t tee) WithAttrs(as []slog.Attr) slog.Handler {
+	return tee{base: t.base.WithAttrs(as), file: t.file.WithAttrs(as)}
+}
+
+func (t tee) WithGroup(name string) slog.Handler {
+	return tee{base: t.base.WithGroup(name), file: t.file.WithGroup(name)}
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// rotator is one function's current file, opened on the first write.
+type rotator struct {
+	dir      *Dir
+	path     string
+	maxBytes int64
+	keep     int
+
+	mu   sync.Mutex
+	f    *os.File
+	size int64
+}
+
+// Write appends one record (one line).
+func (r *rotator) Write(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.f == nil {
+		// Checked only when opening: Close marks the Dir closed before it
+		// closes the files, so a write after Close lands here.
+		if r.dir.closed.Load() {
+			return 0, ErrClosed
+		}
+		if err := r.open(); err != nil {
+			return 0, err
+		}
+	}
+	if r.size > 0 && r.size+int64(len(p)) > r.maxBytes {
+		if err := r.rotate(); err != nil {
+			return 0, err
+		}
+	}
+	n, err := r.f.Write(p)
+	r.size += int64(n)
+	if err != nil {
+		return n, fmt.Errorf("function log %s: %w", r.path, err)
+	}
+	return n, nil
+}
+
+func (r *rotator) open() error {
+	f, err := os.OpenFile(r.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("function log: %w", err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("function log: %w", err)
+	}
+	r.f, r.size = f, fi.Size()
+	return nil
+}
+
+// rotate shifts <path>.N to <path>.N+1 (dropping the oldest), renames the
+// current file to <path>.1 and starts a new one. Readers that have the old
+// file open keep reading it: a rename does not disturb an open file.
+func (r *rotator) rotate() error {
+	if err := r.f.Close(); err != nil {
+		return fmt.Errorf("function log %s: %w", r.path, err)
+	}
+	r.f = nil
+	if r.keep <= 1 {
+		if err := os.Remove(r.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("function log rotation: %w", err)
+		}
+		return r.open()
+	}
+	_ = os.Remove(r.path + "." + strconv.Itoa(r.keep-1))
+	for i := r.keep - 2; i >= 1; i-- {
+		from := r.path + "." + strconv.Itoa(i)
+		if err := os.Rename(from, r.path+"."+strconv.Itoa(i+1)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("function log rotation: %w", err)
+		}
+	}
+	if err := os.Rename(r.path, r.path+".1"); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("function log rotation: %w", err)
+	}
+	return r.open()
+}
+
+func (r *rotator) close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.f == nil {
+		return nil
+	}
+	err := r.f.Close()
+	r.f = nil
+	return err
+}
