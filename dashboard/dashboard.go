@@ -128,19 +128,6 @@ func New(src Source, opts Options) *Dashboard {
 // (/api/items?user=…). Only GET and HEAD.
 func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) { d.mux.ServeHTTP(w, r) }
 
-// Route sends GET and HEAD requests to the dashboard and everything else to
-// api, so the page and an API whose requests are all POST / (the Kinesis
-// JSON protocol) share one address.
-func Route(dash, api http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet || r.Method == http.MethodHead {
-			dash.ServeHTTP(w, r)
-			return
-		}
-		api.ServeHTTP(w, r)
-	})
-}
-
 // Start runs Run in the background and returns a func that stops it and
 // waits until it has returned — call it before the Source's components
 // close.

@@ -149,3 +149,10 @@ func (d *Dashboard) serveIndex(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-cache")
 	_, _ = w.Write(b.Bytes())
 }
+
+// Clients is how many pages are connected to the event stream now.
+func (d *Dashboard) Clients() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.clients)
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/streamproc/streamproc"
+	"github.com/streamproc/streamproc/dashboard/stacksource"
 	"github.com/streamproc/streamproc/function/consumer"
 	"github.com/streamproc/streamproc/local/esm"
 	"github.com/streamproc/streamproc/local/metrics"
@@ -27,6 +29,8 @@ type benchE2EFlags struct {
 	duration   time.Duration
 	keep       bool
 	cpuProfile string
+	uiAddr     string
+	browser    string
 }
 
 func (m *Main) benchE2ECmd(g *globalFlags) *cobra.Command {
@@ -39,9 +43,14 @@ func (m *Main) benchE2ECmd(g *globalFlags) *cobra.Command {
 absorbs them (max), and report after --duration: tweets/s produced, written to
 EventData, delivered to the bucket and counted by the trending function;
 produce→EventData latency p50/p99 (record arrival to the end of the consumer
-invocation that wrote it); and peak RSS.`,
+invocation that wrote it); and peak RSS.
+
+With --ui-addr the dashboard is served during the run, and with --browser a
+headless browser keeps the page open, so the cost of watching can be
+measured: compare a run with them and one without.`,
 		Example: `  streamproc bench e2e --rate max --duration 30s
-  streamproc bench e2e --rate 5000 --duration 30s`,
+  streamproc bench e2e --rate 5000 --duration 30s
+  streamproc bench e2e --rate max --ui-addr 127.0.0.1:0 --browser /usr/bin/chromium`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return m.benchE2E(cmd.Context(), g, f) },
 	}
@@ -49,6 +58,8 @@ invocation that wrote it); and peak RSS.`,
 	cmd.Flags().DurationVar(&f.duration, "duration", 20*time.Second, "how long to produce")
 	cmd.Flags().BoolVar(&f.keep, "keep", false, "keep the scratch data dir")
 	cmd.Flags().StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
+	cmd.Flags().StringVar(&f.uiAddr, "ui-addr", "off", "serve the dashboard on this address during the run")
+	cmd.Flags().StringVar(&f.browser, "browser", "", "open the dashboard in this headless Chromium during the run (needs --ui-addr)")
 	return cmd
 }
 
@@ -60,6 +71,9 @@ func (m *Main) benchE2E(ctx context.Context, g *globalFlags, f *benchE2EFlags) e
 			return usagef("--rate %q: a positive number of tweets per second, or max", f.rate)
 		}
 		rate = n
+	}
+	if f.browser != "" && (f.uiAddr == "off" || f.uiAddr == "") {
+		return usagef("--browser needs --ui-addr (e.g. --ui-addr 127.0.0.1:0)")
 	}
 	r, err := resolveTemplate(g)
 	if err != nil {
@@ -77,9 +91,13 @@ func (m *Main) benchE2E(ctx context.Context, g *globalFlags, f *benchE2EFlags) e
 	// The consumer's mapping reports IteratorAge (arrival → invoke) and
 	// Duration per batch; their sum is the produce→EventData latency of the
 	// batch's last record.
+	durations := stacksource.NewDurations(m.Now)
 	reg.OnSet = func(name, dim, value string, v float64) {
 		if dim == "FunctionName" && strings.HasSuffix(value, "-DataStreamConsumer") {
 			lat.observe(name, v)
+		}
+		if f.uiAddr != "off" {
+			durations.Observe(name, dim, value, v)
 		}
 	}
 	st, err := stack.Start(ctx, r, stack.Options{Dir: dir, Now: m.Now, Logger: slog.New(slog.DiscardHandler), Metrics: reg, Functions: m.functions, Getenv: m.Getenv, PollInterval: 100 * time.Millisecond})
@@ -87,6 +105,27 @@ func (m *Main) benchE2E(ctx context.Context, g *globalFlags, f *benchE2EFlags) e
 		return err
 	}
 	defer st.Close()
+	ui, err := m.serveDashboard(ctx, st, reg, durations, f.uiAddr, "bench", dir, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	defer ui.stop()
+	if f.browser != "" {
+		stopBrowser, err := openHeadless(ctx, f.browser, ui.url)
+		if err != nil {
+			return err
+		}
+		defer stopBrowser()
+		// Measure with the page open: wait until it has connected.
+		for deadline := time.Now().Add(30 * time.Second); ui.dash.Clients() == 0; time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("the browser did not open %s within 30s", ui.url)
+			}
+		}
+	}
+	if ui.url != "" {
+		fmt.Fprintf(m.Stderr, "bench e2e: dashboard %s\n", ui.url)
+	}
 	runCtx, stopRun := context.WithCancel(ctx)
 	runDone := make(chan error, 1)
 	go func() { runDone <- st.Run(runCtx) }()
@@ -173,7 +212,30 @@ func (m *Main) benchE2E(ctx context.Context, g *globalFlags, f *benchE2EFlags) e
 	fmt.Fprintf(m.Stdout, "trending       %d records counted: %.0f/s\n", trendRecords, float64(trendRecords)/total.Seconds())
 	fmt.Fprintf(m.Stdout, "latency        produce→EventData p50 %v, p99 %v (%d batches)\n", p50, p99, lat.n())
 	fmt.Fprintf(m.Stdout, "peak RSS       %s\n", peakRSS())
+	if ui.dash != nil {
+		fmt.Fprintf(m.Stdout, "dashboard      served, %d page(s) connected at the end\n", ui.dash.Clients())
+	}
 	return nil
+}
+
+// openHeadless starts a headless Chromium on url in a scratch profile; stop
+// ends it.
+func openHeadless(ctx context.Context, path, url string) (stop func(), err error) {
+	profile, err := os.MkdirTemp("", "streamproc-browser-")
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, path, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+		"--disable-background-networking", "--remote-debugging-port=0", "--user-data-dir="+profile, url)
+	if err := cmd.Start(); err != nil {
+		os.RemoveAll(profile)
+		return nil, fmt.Errorf("--browser: %w", err)
+	}
+	return func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		os.RemoveAll(profile)
+	}, nil
 }
 
 // latencies pairs each batch's IteratorAge with the Duration that follows.

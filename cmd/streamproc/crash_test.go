@@ -34,7 +34,7 @@ func TestUpSurvivesSIGKILL(t *testing.T) {
 	dir := t.TempDir()
 	tmpl, _ := filepath.Abs("../../template.yaml")
 	args := func(extra ...string) []string {
-		return append([]string{"--data-dir", dir, "-t", tmpl, "up", "--addr", "127.0.0.1:0", "--poll-interval", "50ms", "--status-interval", "0",
+		return append([]string{"--data-dir", dir, "-t", tmpl, "up", "--addr", "127.0.0.1:0", "--ui-addr", "off", "--poll-interval", "50ms", "--status-interval", "0",
 			"--parameter-overrides", "DeliveryBufferSeconds=1 TrendsWindowSeconds=1 ConsumerBatchingWindowSeconds=0 ShardCount=2"}, extra...)
 	}
 	for round := range 3 {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"maps"
 	"os"
 	"regexp"
 	"strings"
@@ -333,5 +334,34 @@ func TestDownPurgesDataDir(t *testing.T) {
 	}
 	if _, err := os.Stat(c.dir); !os.IsNotExist(err) {
 		t.Fatalf("data dir still there: %v", err)
+	}
+}
+
+// --parameter-overrides reads values the ways sam deploy does: Key=Value
+// pairs split at spaces, quoted values with spaces, the long form.
+func TestParseOverrides(t *testing.T) {
+	tests := []struct {
+		in   []string
+		want map[string]string
+		bad  bool
+	}{
+		{in: []string{"A=1 B=2", "C=x=y"}, want: map[string]string{"A": "1", "B": "2", "C": "x=y"}},
+		{in: []string{`ProducerSchedule="rate(1 hour)" A=1`}, want: map[string]string{"ProducerSchedule": "rate(1 hour)", "A": "1"}},
+		{in: []string{`Q='#go lang'`}, want: map[string]string{"Q": "#go lang"}},
+		{in: []string{"ParameterKey=A,ParameterValue=7"}, want: map[string]string{"A": "7"}},
+		{in: []string{`A="open`}, bad: true},
+		{in: []string{"novalue"}, bad: true},
+	}
+	for _, tc := range tests {
+		got, err := parseOverrides(tc.in)
+		if tc.bad {
+			if err == nil {
+				t.Errorf("%q: no error", tc.in)
+			}
+			continue
+		}
+		if err != nil || !maps.Equal(got, tc.want) {
+			t.Errorf("%q = %v, %v; want %v", tc.in, got, err, tc.want)
+		}
 	}
 }

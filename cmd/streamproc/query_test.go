@@ -108,7 +108,7 @@ func TestQueryAfterUp(t *testing.T) {
 			done := make(chan int, 1)
 			go func() {
 				done <- m.Run(context.Background(), []string{"--data-dir", dir, "-t", "../../template.yaml", "up",
-					"--rate", "300", "--addr", "127.0.0.1:0", "--duration", "3s", "--poll-interval", "50ms", "--status-interval", "0",
+					"--rate", "300", "--addr", "127.0.0.1:0", "--ui-addr", "off", "--duration", "3s", "--poll-interval", "50ms", "--status-interval", "0",
 					"--parameter-overrides", "DeliveryBufferSeconds=1 ConsumerBatchingWindowSeconds=0 DeliveryCompression=" + compression})
 			}()
 			var endpoint string

@@ -37,6 +37,7 @@ const (
 	envTopN        = "TOP_N"
 	envQuery       = "SEARCH_QUERY"
 	envSource      = "TWEET_SOURCE"
+	envStateTable  = "PRODUCER_STATE_TABLE"
 )
 
 // fnDef is one function of the stack.
@@ -108,7 +109,11 @@ func loadStack(g *globalFlags) (stackDef, error) {
 func parseOverrides(args []string) (map[string]string, error) {
 	out := map[string]string{}
 	for _, a := range args {
-		for _, kv := range strings.Fields(a) {
+		fields, err := overrideFields(a)
+		if err != nil {
+			return nil, err
+		}
+		for _, kv := range fields {
 			kv = strings.TrimPrefix(kv, "ParameterKey=")
 			k, v, ok := strings.Cut(kv, "=")
 			v = strings.TrimPrefix(v, "ParameterValue=")
@@ -120,6 +125,41 @@ func parseOverrides(args []string) (map[string]string, error) {
 			}
 			out[k] = v
 		}
+	}
+	return out, nil
+}
+
+// overrideFields splits s at spaces outside quotes and drops the quotes,
+// as sam deploy reads Key="rate(1 hour)" or Key='a b'.
+func overrideFields(s string) ([]string, error) {
+	var out []string
+	var cur strings.Builder
+	var quote rune
+	in := false
+	for _, r := range s {
+		switch {
+		case quote != 0 && r == quote:
+			quote = 0
+		case quote != 0:
+			cur.WriteRune(r)
+		case r == '"' || r == '\'':
+			quote, in = r, true
+		case r == ' ' || r == '\t' || r == '\n':
+			if in {
+				out = append(out, cur.String())
+				cur.Reset()
+				in = false
+			}
+		default:
+			cur.WriteRune(r)
+			in = true
+		}
+	}
+	if quote != 0 {
+		return nil, usagef("--parameter-overrides %q: unclosed %c", s, quote)
+	}
+	if in {
+		out = append(out, cur.String())
 	}
 	return out, nil
 }

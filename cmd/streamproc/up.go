@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -32,14 +34,20 @@ import (
 	"github.com/streamproc/streamproc/local/logs"
 	"github.com/streamproc/streamproc/local/metrics"
 	"github.com/streamproc/streamproc/local/stack"
+	"github.com/streamproc/streamproc/source/replay"
 	"github.com/streamproc/streamproc/source/synthetic"
+	"github.com/streamproc/streamproc/source/xapi"
 )
 
 type upFlags struct {
 	source       string
 	rate         int
+	loop         bool
+	params       string
+	xAPIURL      string
 	duration     time.Duration
 	addr         string
+	uiAddr       string
 	pollInterval time.Duration
 	status       time.Duration
 	drain        time.Duration
@@ -55,22 +63,39 @@ DynamoDB tables, the bucket and queues, the functions with their event source
 mappings (batching, retries, bisect, partial failures, tumbling windows), the
 Firehose delivery stream with its transformer and buffering, and the
 schedules. The Kinesis API is served on --addr for external producers, with
-Prometheus metrics on /metrics.
+Prometheus metrics on /metrics; the live dashboard on --ui-addr.
+
+Tweets come from --source:
+  synthetic        generated tweets at --rate (the default; no account needed)
+  replay:FILE,…    archived tweets from JSON Lines files (.gz too; - is stdin),
+                   v1.1 or v2 shapes, at --rate (0 = as fast as possible),
+                   again from the start with --loop
+  xapi             the X API v2: the template's producer function runs with
+                   ProducerSource=xapi, once at start and then on its
+                   schedule; credentials from --params or TWITTER_BEARER_TOKEN
+                   (or the four TWITTER_CONSUMER_*/TWITTER_ACCESS_* variables)
+  none             nothing built in: write through the Kinesis API
 
 Ctrl-C (or --duration) stops the source, drains in-flight batches, flushes the
 delivery buffers, saves checkpoints and exits 0.`,
 		Example: `  streamproc up                              # synthetic tweets at 100/s
   streamproc up --rate 2000 --duration 30s
+  streamproc up --source replay:archive.jsonl.gz --rate 0
+  TWITTER_BEARER_TOKEN=… streamproc up --source xapi
   streamproc up --source none                # write with: aws --endpoint-url http://127.0.0.1:4566 kinesis put-record …
   streamproc up --parameter-overrides ConsumerBatchSize=500 DeliveryBufferSeconds=10`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return m.up(cmd.Context(), g, f) },
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.source, "source", "synthetic", "built-in tweet source: synthetic or none")
-	fl.IntVar(&f.rate, "rate", 100, "tweets per second from the built-in source")
+	fl.StringVar(&f.source, "source", "synthetic", "tweet source: synthetic, replay:FILE[,FILE…], xapi or none")
+	fl.IntVar(&f.rate, "rate", 100, "tweets per second from synthetic or replay (replay: 0 = as fast as possible)")
+	fl.BoolVar(&f.loop, "loop", false, "replay: start again after the last file")
+	fl.StringVar(&f.params, "params", "", "local parameters file, mode 0600, the local SSM /twitter/* (default <data-dir>/params)")
+	fl.StringVar(&f.xAPIURL, "x-api-url", "", "xapi: API base URL (default $"+xapi.EnvBaseURL+", else "+xapi.DefaultBaseURL+")")
 	fl.DurationVar(&f.duration, "duration", 0, "stop after this long (0 = until Ctrl-C)")
 	fl.StringVar(&f.addr, "addr", "127.0.0.1:4566", "address of the Kinesis API and /metrics")
+	fl.StringVar(&f.uiAddr, "ui-addr", "127.0.0.1:4567", "address of the live dashboard (off = no dashboard)")
 	fl.DurationVar(&f.pollInterval, "poll-interval", time.Second, "base poll rate of the event source mappings (AWS: 1s)")
 	fl.DurationVar(&f.status, "status-interval", time.Second, "how often the status line is printed")
 	fl.DurationVar(&f.drain, "drain-timeout", 30*time.Second, "on stop, how long to let the functions catch up with what was written")
@@ -78,11 +103,40 @@ delivery buffers, saves checkpoints and exits 0.`,
 }
 
 func (m *Main) up(ctx context.Context, g *globalFlags, f *upFlags) error {
-	if f.source != "synthetic" && f.source != "none" {
-		return usagef("--source %q: choose synthetic or none", f.source)
-	}
-	if f.rate < 1 && f.source == "synthetic" {
+	kind, files, _ := strings.Cut(f.source, ":")
+	switch {
+	case kind != "synthetic" && kind != "none" && kind != "replay" && kind != "xapi":
+		return usagef("--source %q: choose synthetic, replay:FILE[,FILE…], xapi or none", f.source)
+	case kind == "replay" && files == "":
+		return usagef("--source replay needs files: replay:FILE[,FILE…] (replay:- reads stdin)")
+	case kind != "replay" && files != "":
+		return usagef("--source %q: only replay takes files", f.source)
+	case kind == "synthetic" && f.rate < 1:
 		return usagef("--rate must be at least 1")
+	case f.rate < 0:
+		return usagef("--rate must not be negative")
+	case f.loop && kind != "replay":
+		return usagef("--loop applies to --source replay:FILE only")
+	case f.xAPIURL != "" && kind != "xapi":
+		return usagef("--x-api-url applies to --source xapi only")
+	}
+	if f.params != "" {
+		if _, err := os.Stat(f.params); err != nil {
+			return usagef("--params: %v", err)
+		}
+	}
+	getenv := m.Getenv
+	if f.xAPIURL != "" {
+		getenv = func(k string) (string, bool) {
+			if k == xapi.EnvBaseURL {
+				return f.xAPIURL, true
+			}
+			return m.Getenv(k)
+		}
+	}
+	if kind == "xapi" {
+		// The template's producer function is the X API client, as on AWS.
+		g.parameterOverrides = append(slices.Clone(g.parameterOverrides), "ProducerSource=xapi")
 	}
 	if _, err := os.Stat(g.template); err != nil {
 		return usagef("streamproc up needs a template: %v (run it where template.yaml is, or pass -t)", err)
@@ -106,11 +160,27 @@ func (m *Main) up(ctx context.Context, g *globalFlags, f *upFlags) error {
 		deps.Logger = slog.New(fnLogs.Handler(deps.Logger.Handler(), fp.Name))
 		return m.functions(ctx, fp, deps)
 	}
-	st, err := stack.Start(ctx, r, stack.Options{Dir: g.dataDir, Now: m.Now, Logger: log, Metrics: reg, Functions: teeLogs, Getenv: m.Getenv, PollInterval: f.pollInterval})
+	st, err := stack.Start(ctx, r, stack.Options{Dir: g.dataDir, Now: m.Now, Logger: log, Metrics: reg, Functions: teeLogs, Getenv: getenv,
+		ParamsFile: f.params, PollInterval: f.pollInterval, FireSchedulesAtStart: kind == "xapi"})
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	var src replay.Iterator
+	switch kind {
+	case "synthetic":
+		src = synthIter{synthetic.New(synthetic.Options{Seed: m.Now().UnixNano(), Now: m.Now})}
+	case "replay":
+		rd, err := replay.Open(strings.Split(files, ","), replay.Options{Loop: f.loop, Stdin: m.Stdin, Logger: log})
+		if err != nil {
+			if errors.Is(err, streamproc.ErrInvalid) || errors.Is(err, fs.ErrNotExist) {
+				return usagef("--source %s: %v", f.source, err)
+			}
+			return err
+		}
+		defer rd.Close()
+		src = rd
+	}
 
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
@@ -119,13 +189,19 @@ func (m *Main) up(ctx context.Context, g *globalFlags, f *upFlags) error {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", reg.Handler())
 	mux.Handle(control.Prefix, control.Handler(st.Deps().Tables, st.Deps().DeadLetters, st.Queue()))
-	dash := dashboard.New(stacksource.New(st, reg, durations, stacksource.Options{DataDir: g.dataDir, BuiltIn: f.source, Now: m.Now}), dashboard.Options{Logger: log, Now: m.Now})
-	defer dash.Start(context.WithoutCancel(ctx))() // live through the drain; stopped before the stack closes
-	// GET / is the dashboard; the Kinesis API is POST /.
-	mux.Handle("/", dashboard.Route(dash, kinesisapi.New(st.Deps().Stream, kinesisapi.Options{Now: m.Now, Logger: log, Region: localRegion})))
+	mux.Handle("/", kinesisapi.New(st.Deps().Stream, kinesisapi.Options{Now: m.Now, Logger: log, Region: localRegion}))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
+	builtIn := kind
+	if kind == "xapi" {
+		builtIn = "" // the producer function is the X API client; the topology shows it
+	}
+	ui, err := m.serveDashboard(ctx, st, reg, durations, f.uiAddr, builtIn, g.dataDir, log)
+	if err != nil {
+		return err
+	}
+	defer ui.stop()
 	// Other streamproc commands on this data dir find the running stack here.
 	removeAddr, err := control.WriteAddr(g.dataDir, ln.Addr().String())
 	if err != nil {
@@ -133,7 +209,7 @@ func (m *Main) up(ctx context.Context, g *globalFlags, f *upFlags) error {
 	}
 	defer removeAddr()
 
-	m.printSummary(st, ln.Addr().String(), g.dataDir, time.Since(started))
+	m.printSummary(st, ln.Addr().String(), ui.url, g.dataDir, time.Since(started))
 	if f.duration > 0 {
 		// A plain cancel, not a deadline: invocations must not see the
 		// end of the run as their own deadline.
@@ -147,8 +223,8 @@ func (m *Main) up(ctx context.Context, g *globalFlags, f *upFlags) error {
 	srcCtx, stopSource := context.WithCancel(ctx)
 	defer stopSource()
 	srcDone := make(chan error, 1)
-	if f.source == "synthetic" {
-		go func() { srcDone <- m.runSource(srcCtx, st, f.rate, &produced, reg, log) }()
+	if src != nil {
+		go func() { srcDone <- m.runSource(srcCtx, st, src, f.rate, &produced, reg, log) }()
 	} else {
 		srcDone <- nil
 	}
@@ -234,8 +310,9 @@ func (m *Main) functions(_ context.Context, fp stack.FunctionPlan, deps stack.De
 		h := &transformer.Handler{Logger: log, Metrics: met}
 		return stack.Handlers{Firehose: h.Handle}, nil
 	case "producer":
-		if src := fp.Env[envSource]; src != "" && src != "synthetic" {
-			return stack.Handlers{}, fmt.Errorf("TWEET_SOURCE=%s is not available locally; use synthetic", src)
+		src, err := m.producerSource(fp, deps, log)
+		if err != nil {
+			return stack.Handlers{}, err
 		}
 		topN, err := envInt(envTopN, 10)
 		if err != nil {
@@ -245,7 +322,7 @@ func (m *Main) functions(_ context.Context, fp stack.FunctionPlan, deps stack.De
 		if err != nil {
 			return stack.Handlers{}, err
 		}
-		h := &producer.Handler{Source: synthetic.New(synthetic.Options{Seed: time.Now().UnixNano(), Now: deps.Now}), Writer: deps.Stream,
+		h := &producer.Handler{Source: src, Writer: deps.Stream,
 			Stream: fp.Env[envStream], Mode: fp.Env[envMode], WOEID: int64(woeid), TopN: topN, Query: fp.Env[envQuery], Logger: log, Metrics: met}
 		return stack.Handlers{Schedule: func(ctx context.Context, ev events.EventBridgeEvent) error {
 			_, err := h.Handle(ctx, ev)
@@ -257,64 +334,126 @@ func (m *Main) functions(_ context.Context, fp stack.FunctionPlan, deps stack.De
 	return stack.Handlers{}, fmt.Errorf("no local handler for package %q (Metadata Entrypoint of %s)", fp.Package, fp.LogicalID)
 }
 
-// runSource writes synthetic tweets into the stack's first stream at rate
-// tweets/s, partition key = author handle, as the records-mode producer does.
-func (m *Main) runSource(ctx context.Context, st *stack.Stack, rate int, produced *atomic.Int64, reg *metrics.Registry, log *slog.Logger) error {
+// producerSource is the producer function's TweetSource for its
+// TWEET_SOURCE, as cmd/lambda/producer builds it on AWS: the X API with the
+// local parameters and since_ids kept in the template's state table.
+func (m *Main) producerSource(fp stack.FunctionPlan, deps stack.Deps, log *slog.Logger) (streamproc.TweetSource, error) {
+	switch src := fp.Env[envSource]; src {
+	case "", "synthetic":
+		return synthetic.New(synthetic.Options{Seed: time.Now().UnixNano(), Now: deps.Now}), nil
+	case "xapi":
+		c, err := xapi.New(xapi.Options{Getenv: deps.Getenv, Params: deps.Params, Now: deps.Now, Logger: log})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", fp.LogicalID, err)
+		}
+		name := fp.Env[envStateTable]
+		if name == "" {
+			log.Warn("no " + envStateTable + " in the function's environment: every run searches from scratch")
+			return c, nil
+		}
+		return xapi.WithSinceIDs(c, &xapi.TableSinceIDs{Table: deps.Tables, Name: name}, log), nil
+	default:
+		return nil, fmt.Errorf("%s: TWEET_SOURCE=%s: choose synthetic or xapi", fp.LogicalID, src)
+	}
+}
+
+// liveDashboard is a served dashboard; the zero value is none.
+type liveDashboard struct {
+	url  string
+	dash *dashboard.Dashboard
+	stop func()
+}
+
+// serveDashboard serves st's live dashboard, with /metrics, on addr ("off"
+// or "" = none). Call stop before the stack closes: the page reads it.
+func (m *Main) serveDashboard(ctx context.Context, st *stack.Stack, reg *metrics.Registry, durations *stacksource.Durations, addr, builtIn, dataDir string, log *slog.Logger) (liveDashboard, error) {
+	if addr == "off" || addr == "" {
+		return liveDashboard{stop: func() {}}, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return liveDashboard{}, fmt.Errorf("listen on %s: %w (another process uses it? pass --ui-addr 127.0.0.1:0, or --ui-addr off)", addr, err)
+	}
+	dash := dashboard.New(stacksource.New(st, reg, durations, stacksource.Options{DataDir: dataDir, BuiltIn: builtIn, Now: m.Now}), dashboard.Options{Logger: log, Now: m.Now})
+	stopDash := dash.Start(context.WithoutCancel(ctx)) // live through the drain
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", reg.Handler()) // the dashboard's numbers, in Prometheus form
+	mux.Handle("/", dash)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return liveDashboard{url: "http://" + ln.Addr().String() + "/", dash: dash, stop: func() { srv.Close(); stopDash() }}, nil
+}
+
+// runSource writes src's tweets into the stack's first stream at rate
+// tweets/s (0 = as fast as the stream takes them) through the producer's
+// records mode: partition key = author handle, throttled entries retried.
+// It returns nil when src ends.
+func (m *Main) runSource(ctx context.Context, st *stack.Stack, src replay.Iterator, rate int, produced *atomic.Int64, reg *metrics.Registry, log *slog.Logger) error {
 	plan := st.Plan()
 	if len(plan.Streams) == 0 {
 		return errors.New("the template has no stream for the built-in source")
 	}
 	name := plan.Streams[0].Name
-	gen := synthetic.New(synthetic.Options{Seed: m.Now().UnixNano(), Now: m.Now})
-	eng := st.Deps().Stream
+	chunk := &chunkSource{}
+	h := &producer.Handler{Source: chunk, Writer: st.Deps().Stream, Stream: name, Mode: producer.ModeRecords, Query: produceQuery, Logger: log}
 	const tick = 100 * time.Millisecond
 	ticker := time.NewTicker(tick)
 	defer ticker.Stop()
 	owed := 0.0
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-ticker.C:
+	batch := make([]streamproc.SourceTweet, 0, maxChunk)
+	write := func() error {
+		if len(batch) == 0 {
+			return nil
 		}
-		owed += float64(rate) * tick.Seconds()
-		n := int(owed)
-		owed -= float64(n)
-		for n > 0 {
-			batch := make([]streamproc.Record, 0, min(n, streamproc.MaxPutRecords))
-			size := 0
-			for len(batch) < cap(batch) {
-				tw := gen.Next()
-				if size+len(tw.Raw)+len(tw.ScreenName) > streamproc.MaxPutRecordsBytes {
-					break
-				}
-				size += len(tw.Raw) + len(tw.ScreenName)
-				batch = append(batch, streamproc.Record{PartitionKey: tw.ScreenName, Data: tw.Raw})
+		chunk.set(batch)
+		res, err := h.Handle(ctx, events.EventBridgeEvent{})
+		batch = batch[:0]
+		produced.Add(int64(res.TweetsPut))
+		reg.Add("IncomingRecords", "StreamName", name, float64(res.RecordsPut))
+		if res.Failed > 0 {
+			log.Warn("source: tweets the stream did not take (see the producer's log lines above)", "failed", res.Failed)
+		}
+		return err
+	}
+	for total := 0; ; {
+		n := maxChunk
+		if rate > 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-ticker.C:
 			}
-			res, err := eng.PutRecords(ctx, name, batch)
+			owed += float64(rate) * tick.Seconds()
+			n = int(owed)
+			owed -= float64(n)
+		}
+		for ; n > 0; n-- {
+			tw, err := src.Next(ctx)
+			if err == io.EOF {
+				if err := write(); err != nil {
+					return err
+				}
+				log.Info("source: all tweets written; the stack keeps running", "tweets", total)
+				return nil
+			}
 			if err != nil {
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
-				return err
+				return errors.Join(err, write())
 			}
-			ok := 0
-			for _, r := range res {
-				if r.ErrorCode == "" {
-					ok++
+			total++
+			batch = append(batch, tw)
+			if len(batch) == cap(batch) {
+				if err := write(); err != nil {
+					return err
 				}
 			}
-			if ok < len(batch) {
-				log.Warn("source: records throttled and dropped by the built-in source", "failed", len(batch)-ok)
-			}
-			produced.Add(int64(ok))
-			reg.Add("IncomingRecords", "StreamName", name, float64(ok))
-			n -= len(batch)
+		}
+		if err := write(); err != nil {
+			return err
 		}
 	}
 }
 
-func (m *Main) printSummary(st *stack.Stack, addr, dataDir string, took time.Duration) {
+func (m *Main) printSummary(st *stack.Stack, addr, uiURL, dataDir string, took time.Duration) {
 	p := st.Plan()
 	w := m.Stderr
 	fmt.Fprintf(w, "streamproc up — local stack ready in %v\n", took.Round(time.Millisecond))
@@ -354,7 +493,9 @@ func (m *Main) printSummary(st *stack.Stack, addr, dataDir string, took time.Dur
 	}
 	fmt.Fprintf(w, "Kinesis API  http://%s   (aws --endpoint-url http://%s kinesis list-streams)\n", addr, addr)
 	fmt.Fprintf(w, "metrics      http://%s/metrics\n", addr)
-	fmt.Fprintf(w, "dashboard    http://%s/\n", addr)
+	if uiURL != "" {
+		fmt.Fprintf(w, "dashboard    %s\n", uiURL)
+	}
 	if abs, err := filepath.Abs(dataDir); err == nil {
 		dataDir = abs
 	}

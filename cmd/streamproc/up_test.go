@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -35,7 +36,7 @@ func TestUpEndToEnd(t *testing.T) {
 	done := make(chan int, 1)
 	go func() {
 		done <- m.Run(context.Background(), []string{"--data-dir", dir, "-t", "../../template.yaml", "up",
-			"--source", "none", "--addr", "127.0.0.1:0", "--duration", "5s", "--poll-interval", "50ms", "--status-interval", "0",
+			"--source", "none", "--addr", "127.0.0.1:0", "--ui-addr", "off", "--duration", "5s", "--poll-interval", "50ms", "--status-interval", "0",
 			"--parameter-overrides", "DeliveryBufferSeconds=1 TrendsWindowSeconds=1 ConsumerBatchingWindowSeconds=0 ShardCount=2"})
 	}()
 	var endpoint string
@@ -160,5 +161,52 @@ func TestUpEndToEnd(t *testing.T) {
 	}
 	if tw != int64(len(tweets)) || tags != int64(hashtags) {
 		t.Errorf("Trends count %d tweets and %d hashtags, want %d and %d", tw, tags, len(tweets), hashtags)
+	}
+}
+
+// up with the other tweet sources: the fixture's 15 statuses replayed from
+// JSON Lines all reach EventData; credentials stay out of the output.
+func TestUpSources(t *testing.T) {
+	jsonl, _ := statusesJSONL(t)
+	tests := []struct {
+		name string
+		args func(t *testing.T) []string
+	}{
+		{"replay", func(t *testing.T) []string {
+			p := filepath.Join(t.TempDir(), "tweets.jsonl.gz")
+			if err := os.WriteFile(p, gzipped(t, jsonl), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			return []string{"--source", "replay:" + p, "--rate", "0"}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			var stdout, stderr bytes.Buffer
+			m := &Main{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr, Getenv: func(string) (string, bool) { return "", false }}
+			args := append([]string{"--data-dir", dir, "-t", "../../template.yaml", "up", "--addr", "127.0.0.1:0", "--ui-addr", "off",
+				"--duration", "4s", "--poll-interval", "50ms", "--status-interval", "0",
+				"--parameter-overrides", `ConsumerBatchingWindowSeconds=0 ProducerSchedule="rate(1 hour)"`}, tc.args(t)...)
+			if code := m.Run(context.Background(), args); code != 0 {
+				t.Fatalf("up exited %d:\n%s", code, stderr.String())
+			}
+			if strings.Contains(stderr.String(), testBearer) {
+				t.Fatalf("the bearer token is in up's output:\n%s", stderr.String())
+			}
+			c := &cli{t: t, dir: dir}
+			got := map[string]bool{}
+			for _, it := range jsonLines(t, c.mustRun("", "table", "scan", "EventData")) {
+				got[fmt.Sprint(it["Username"])+"/"+fmt.Sprint(it["Id"])] = true
+			}
+			for _, k := range fixtureKeys(t) {
+				if !got[k] {
+					t.Errorf("%s is not in EventData", k)
+				}
+			}
+			if len(got) != 15 {
+				t.Errorf("EventData holds %d items, want the fixture's 15\n%s", len(got), stderr.String())
+			}
+		})
 	}
 }

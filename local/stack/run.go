@@ -44,9 +44,11 @@ type Deps struct {
 	Tables      *table.Store
 	DeadLetters *deadletter.Queue
 	Params      *params.Store
-	Metrics     *metrics.Registry
-	Logger      *slog.Logger
-	Now         streamproc.Clock
+	// Getenv is the process environment as the stack sees it.
+	Getenv  func(string) (string, bool)
+	Metrics *metrics.Registry
+	Logger  *slog.Logger
+	Now     streamproc.Clock
 }
 
 // FunctionFactory builds a function's handlers; the wiring in cmd/ knows
@@ -63,8 +65,15 @@ type Options struct {
 	Functions FunctionFactory
 	// Getenv is the process environment (for local parameters).
 	Getenv func(string) (string, bool)
+	// ParamsFile is the local parameters file (default Dir/params): the
+	// local SSM Parameter Store, see local/params.
+	ParamsFile string
 	// PollInterval is the event source mappings' base poll rate (default 1 s).
 	PollInterval time.Duration
+	// FireSchedulesAtStart fires every schedule once when Run starts, then
+	// on the schedule. EventBridge's first firing comes one rate after the
+	// rule is created; locally nobody wants to wait ten minutes for data.
+	FireSchedulesAtStart bool
 }
 
 // Stack is a running local twin of a template.
@@ -75,13 +84,14 @@ type Stack struct {
 	log   *slog.Logger
 	queue *queue.Queue
 
-	buckets    map[string]*blob.Bucket
-	functions  map[string]FunctionPlan
-	mappings   []*esm.Mapping
-	mapPlans   []MappingPlan
-	deliveries []*firehose.DeliveryStream
-	schedules  []scheduled
-	closers    []func() error
+	buckets     map[string]*blob.Bucket
+	functions   map[string]FunctionPlan
+	mappings    []*esm.Mapping
+	mapPlans    []MappingPlan
+	deliveries  []*firehose.DeliveryStream
+	schedules   []scheduled
+	closers     []func() error
+	fireAtStart bool
 }
 
 type scheduled struct {
@@ -113,13 +123,13 @@ func Start(ctx context.Context, r *Resolved, opts Options) (s *Stack, err error)
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
-	s = &Stack{plan: plan, env: r.Env, log: opts.Logger, buckets: map[string]*blob.Bucket{}, functions: map[string]FunctionPlan{}}
+	s = &Stack{plan: plan, env: r.Env, log: opts.Logger, buckets: map[string]*blob.Bucket{}, functions: map[string]FunctionPlan{}, fireAtStart: opts.FireSchedulesAtStart}
 	defer func() {
 		if err != nil {
 			s.Close()
 		}
 	}()
-	s.deps = Deps{Metrics: opts.Metrics, Logger: opts.Logger, Now: opts.Now}
+	s.deps = Deps{Metrics: opts.Metrics, Logger: opts.Logger, Now: opts.Now, Getenv: opts.Getenv}
 	if s.deps.Stream, err = stream.Open(filepath.Join(opts.Dir, "streams"), stream.Options{Now: opts.Now, Logger: opts.Logger, Region: r.Env.Region, Account: r.Env.Account}); err != nil {
 		return nil, inUse(opts.Dir, err)
 	}
@@ -132,7 +142,10 @@ func Start(ctx context.Context, r *Resolved, opts Options) (s *Stack, err error)
 		return nil, err
 	}
 	s.closers = append(s.closers, s.deps.DeadLetters.Close)
-	if s.deps.Params, err = params.New(filepath.Join(opts.Dir, "params"), opts.Getenv); err != nil {
+	if opts.ParamsFile == "" {
+		opts.ParamsFile = filepath.Join(opts.Dir, "params")
+	}
+	if s.deps.Params, err = params.New(opts.ParamsFile, opts.Getenv); err != nil {
 		return nil, err
 	}
 	if s.queue, err = queue.OpenWithOptions(filepath.Join(opts.Dir, "queues"), queue.Options{Now: opts.Now}); err != nil {
@@ -423,19 +436,27 @@ func (s *Stack) Run(ctx context.Context) error {
 	for _, sc := range s.schedules {
 		runner := schedule.Runner{Now: s.deps.Now, Logger: s.log.With("schedule", sc.plan.Name)}
 		sched := schedule.Bind(sc.sched, s.deps.Now())
-		run(sc.plan.Name, func(ctx context.Context) error {
-			return runner.Run(ctx, sched, func(ctx context.Context, at time.Time) error {
-				ev := schedule.Event(sc.plan.RuleARN, s.env.Region, s.env.Account, at, "")
-				if sc.plan.Input != "" {
-					// SAM's Input replaces the whole event.
-					if err := json.Unmarshal([]byte(sc.plan.Input), &ev); err != nil {
-						return fmt.Errorf("schedule Input is not an event: %w", err)
-					}
+		fire := func(ctx context.Context, at time.Time) error {
+			ev := schedule.Event(sc.plan.RuleARN, s.env.Region, s.env.Account, at, "")
+			if sc.plan.Input != "" {
+				// SAM's Input replaces the whole event.
+				if err := json.Unmarshal([]byte(sc.plan.Input), &ev); err != nil {
+					return fmt.Errorf("schedule Input is not an event: %w", err)
 				}
-				ctx, cancel := invocationContext(ctx, s.functions[sc.plan.Function].Timeout)
-				defer cancel()
-				return sc.fire(ctx, ev)
-			})
+			}
+			ctx, cancel := invocationContext(ctx, s.functions[sc.plan.Function].Timeout)
+			defer cancel()
+			return sc.fire(ctx, ev)
+		}
+		run(sc.plan.Name, func(ctx context.Context) error {
+			if s.fireAtStart {
+				// As a failed scheduled run does, a failure here is logged
+				// and the schedule goes on.
+				if err := fire(ctx, s.deps.Now()); err != nil && ctx.Err() == nil {
+					s.log.Error("scheduled run at start failed", "schedule", sc.plan.Name, "err", err)
+				}
+			}
+			return runner.Run(ctx, sched, fire)
 		})
 	}
 	run("ttl-sweeper", func(ctx context.Context) error { return s.deps.Tables.RunSweeper(ctx, 30*time.Second) })

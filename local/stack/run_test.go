@@ -131,3 +131,55 @@ func TestTemplateVariationsChangeBehaviour(t *testing.T) {
 		}
 	}
 }
+
+// With FireSchedulesAtStart a schedule's function runs when the stack
+// starts, not one rate later; without it, nothing runs before the rate.
+func TestFireSchedulesAtStart(t *testing.T) {
+	raw, err := os.ReadFile("../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tm, err := Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := tm.Resolve(Env{Overrides: map[string]string{"ProducerSchedule": "rate(1 hour)"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, atStart := range []bool{false, true} {
+		sp := &spy{}
+		st, err := Start(context.Background(), r, Options{Dir: t.TempDir(), Functions: sp.factory, Logger: slog.New(slog.DiscardHandler), FireSchedulesAtStart: atStart})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- st.Run(ctx) }()
+		deadline := time.Now().Add(5 * time.Second)
+		for atStart && time.Now().Before(deadline) {
+			sp.mu.Lock()
+			n := sp.schedule
+			sp.mu.Unlock()
+			if n > 0 {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if !atStart {
+			time.Sleep(200 * time.Millisecond)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		st.Close()
+		want := 0
+		if atStart {
+			want = 1
+		}
+		if sp.schedule != want {
+			t.Errorf("FireSchedulesAtStart=%v: the producer ran %d times before its first rate(1 hour) firing, want %d", atStart, sp.schedule, want)
+		}
+	}
+}
