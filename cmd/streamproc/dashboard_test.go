@@ -213,7 +213,9 @@ func TestDashboardInBrowser(t *testing.T) {
 	poll("the dead-letter node turns red", `document.getElementById("n-deadletters").getAttribute("class")`, func(v string) bool { return strings.Contains(v, "bad") })
 
 	// Search by user: a user of a listed item finds their items.
-	user := eval(`document.querySelector("#items tr.item td:nth-child(2)").textContent.slice(1)`)
+	// The list is redrawn as items arrive; wait for a row rather than read a moment without one.
+	user := poll("the EventData panel lists items", `(document.querySelector("#items tr.item td:nth-child(2)")?.textContent ?? "").slice(1)`,
+		func(v string) bool { return v != "" })
 	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS("#user"), user)); err != nil {
 		t.Fatal(err)
 	}
