@@ -31,7 +31,7 @@ var cfnLintStale = []*regexp.Regexp{
 	// SAM policy template added after the linter's spec.
 	regexp.MustCompile(`^Required property Statement missing for type AWS::Serverless::Function\.IAMPolicyDocument$`),
 	regexp.MustCompile(`^SSMParameterWithSlashPrefixReadPolicy is not a valid property of AWS::Serverless::Function\.IAMPolicyDocument$`),
-	regexp.MustCompile(`^ErrorOutputPrefix is not a valid property of AWS::KinesisFirehose::DeliveryStream\.ExtendedS3DestinationConfiguration$`),
+	regexp.MustCompile(`^(ErrorOutputPrefix|DataFormatConversionConfiguration) is not a valid property of AWS::KinesisFirehose::DeliveryStream\.ExtendedS3DestinationConfiguration$`),
 	regexp.MustCompile(`^WorkGroup is not a valid property of AWS::Athena::NamedQuery$`),
 }
 

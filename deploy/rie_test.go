@@ -100,8 +100,15 @@ type lambdaUnderRIE struct {
 
 func startRIE(t *testing.T, pkg string, env map[string]string) *lambdaUnderRIE {
 	t.Helper()
+	rieBinary(t) // skip (or fail under CI) before building
+	return runRIE(t, pkg, buildBootstrap(t, pkg), env)
+}
+
+// runRIE runs an already built bootstrap of cmd/lambda/<pkg> under the
+// emulator: each call is a fresh process, as after a Lambda cold start.
+func runRIE(t *testing.T, pkg, boot string, env map[string]string) *lambdaUnderRIE {
+	t.Helper()
 	rie := rieBinary(t)
-	boot := buildBootstrap(t, pkg)
 	port, apiPort := freePort(t), freePort(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	cmd := exec.CommandContext(ctx, rie,

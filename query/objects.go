@@ -1,6 +1,7 @@
 package query
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -78,12 +79,22 @@ const PartitionColumn = "datehour"
 // (projection.datehour.format yyyy/MM/dd/HH).
 var datehourRE = regexp.MustCompile(`^\d{4}/\d{2}/\d{2}/\d{2}/`)
 
+// objectKinds are the objects under a table's location, by format.
+type objectKinds struct {
+	plain, gzipped []string // JSON lines
+	parquet        []string // Firehose's format conversion (DeliveryFormat=PARQUET)
+}
+
+func (k objectKinds) count() int { return len(k.plain) + len(k.gzipped) + len(k.parquet) }
+
 // objectFiles lists the objects Athena would read for a table at dir:
 // those under a yyyy/MM/dd/HH partition directory, without the files Hive
 // skips (names starting with _ or .) and the temporary files fileblob writes
-// next to an object before renaming it into place. Gzip objects are told
-// apart by their magic bytes, since Firehose's FileExtension may hide it.
-func objectFiles(dir string) (plain, gzipped []string, err error) {
+// next to an object before renaming it into place. Gzip and Parquet objects
+// are told apart by their magic bytes, since Firehose's FileExtension may
+// hide them. Both formats can be under one location: the objects delivered
+// before and after the template's DeliveryFormat changed.
+func objectFiles(dir string) (objs objectKinds, err error) {
 	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) && path == dir {
@@ -105,58 +116,64 @@ func objectFiles(dir string) (plain, gzipped []string, err error) {
 		if !datehourRE.MatchString(filepath.ToSlash(rel)) {
 			return nil
 		}
-		gz, err := isGzip(path)
+		magic, err := readMagic(path)
 		if err != nil {
 			return err
 		}
-		if gz {
-			gzipped = append(gzipped, filepath.ToSlash(path))
-		} else {
-			plain = append(plain, filepath.ToSlash(path))
+		switch p := filepath.ToSlash(path); {
+		case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
+			objs.gzipped = append(objs.gzipped, p)
+		case bytes.Equal(magic, []byte("PAR1")):
+			objs.parquet = append(objs.parquet, p)
+		default:
+			objs.plain = append(objs.plain, p)
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("query: list objects under %s: %w", dir, err)
+		return objectKinds{}, fmt.Errorf("query: list objects under %s: %w", dir, err)
 	}
-	return plain, gzipped, nil
+	return objs, nil
 }
 
-func isGzip(path string) (bool, error) {
+// readMagic returns the first four bytes of a file (fewer when it is
+// shorter): 1f 8b for gzip, PAR1 for Parquet.
+func readMagic(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	defer f.Close()
-	var magic [2]byte
-	if _, err := io.ReadFull(f, magic[:]); err != nil {
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return false, nil
-		}
-		return false, err
+	magic := make([]byte, 4)
+	n, err := io.ReadFull(f, magic)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil, err
 	}
-	return magic == [2]byte{0x1f, 0x8b}, nil
+	return magic[:n], nil
 }
 
 // createObjectView (re)creates view name over the objects under prefix and
 // returns how many objects it reads. With no objects the view is an empty
 // relation with the same columns, so queries still bind.
 func (db *DB) createObjectView(ctx context.Context, name, prefix string, t objectTable) (int, error) {
-	var plain, gzipped []string
+	var objs objectKinds
 	var dir string
 	if db.opts.BucketDir != "" {
 		dir = filepath.Join(db.opts.BucketDir, filepath.FromSlash(prefix))
 		var err error
-		if plain, gzipped, err = objectFiles(dir); err != nil {
+		if objs, err = objectFiles(dir); err != nil {
 			return 0, err
 		}
 	}
 	var parts []string
-	if len(plain) > 0 {
-		parts = append(parts, t.selectFrom(plain, "uncompressed", filepath.ToSlash(dir)))
+	if len(objs.plain) > 0 {
+		parts = append(parts, t.selectFrom(objs.plain, "uncompressed", filepath.ToSlash(dir)))
 	}
-	if len(gzipped) > 0 {
-		parts = append(parts, t.selectFrom(gzipped, "gzip", filepath.ToSlash(dir)))
+	if len(objs.gzipped) > 0 {
+		parts = append(parts, t.selectFrom(objs.gzipped, "gzip", filepath.ToSlash(dir)))
+	}
+	if len(objs.parquet) > 0 {
+		parts = append(parts, t.selectFromParquet(objs.parquet, filepath.ToSlash(dir)))
 	}
 	if len(parts) == 0 {
 		parts = append(parts, t.empty())
@@ -165,7 +182,7 @@ func (db *DB) createObjectView(ctx context.Context, name, prefix string, t objec
 	if _, err := db.conn.ExecContext(ctx, stmt); err != nil {
 		return 0, fmt.Errorf("query: create view %s: %w", name, err)
 	}
-	return len(plain) + len(gzipped), nil
+	return objs.count(), nil
 }
 
 // selectFrom reads files with an explicit schema: nothing is sampled or
@@ -181,10 +198,7 @@ func (t objectTable) selectFrom(files []string, compression, dir string) string 
 	// filename is the object's path; datehour is the 13 characters after
 	// the table location (objectFiles only passes paths that have them).
 	// DuckDB counts characters, not bytes.
-	fmt.Fprintf(&b, "substr(filename, %d, 13) AS %s", utf8.RuneCountInString(dir)+2, PartitionColumn)
-	for _, e := range t.Extra {
-		fmt.Fprintf(&b, ", %s AS %s", e.Expr, quoteIdent(e.Name))
-	}
+	t.writePartitionAndExtra(&b, dir)
 	b.WriteString("\nFROM read_json([")
 	for i, f := range files {
 		if i > 0 {
@@ -202,6 +216,39 @@ func (t objectTable) selectFrom(files []string, compression, dir string) string 
 		b.WriteString(quoteString(c.Key) + ": " + quoteString(c.Type))
 	}
 	b.WriteString("})")
+	return b.String()
+}
+
+// writePartitionAndExtra writes the select items after the table's
+// columns: datehour, the 13 characters after the table location in the
+// object's path (objectFiles only passes paths that have them; DuckDB
+// counts characters, not bytes), then the extra expressions.
+func (t objectTable) writePartitionAndExtra(b *strings.Builder, dir string) {
+	fmt.Fprintf(b, "substr(filename, %d, 13) AS %s", utf8.RuneCountInString(dir)+2, PartitionColumn)
+	for _, e := range t.Extra {
+		fmt.Fprintf(b, ", %s AS %s", e.Expr, quoteIdent(e.Name))
+	}
+}
+
+// selectFromParquet reads Parquet objects, as ParquetHiveSerDe does: by
+// column name (union_by_name: files written with different schemas line
+// up, and a column a file lacks is NULL), each column cast to the type the
+// JSON objects read as, so both formats make one relation.
+func (t objectTable) selectFromParquet(files []string, dir string) string {
+	var b strings.Builder
+	b.WriteString("SELECT ")
+	for _, c := range t.Columns {
+		fmt.Fprintf(&b, "CAST(%s AS %s) AS %s, ", quoteIdent(c.Name), c.Type, quoteIdent(c.Name))
+	}
+	t.writePartitionAndExtra(&b, dir)
+	b.WriteString("\nFROM read_parquet([")
+	for i, f := range files {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(quoteString(f))
+	}
+	b.WriteString("], filename=true, union_by_name=true)")
 	return b.String()
 }
 

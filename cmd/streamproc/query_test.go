@@ -200,7 +200,7 @@ func TestQueryCommand(t *testing.T) {
 			stdout: []string{`{"t":"2026-11-26 10:00:01","l":[1,2],"n":null,"d":1.5,"s":"a<b"}`}},
 		{name: "table cuts long values", args: []string{"query", "--max-width", "5", "SELECT 'abcdefgh' AS s, 42 AS n"}, stdout: []string{"s     | n\n------+---\nabcd… | 42\n"}},
 		{name: "SQL error lists views", args: []string{"query", "SELECT * FROM tweets"}, code: exitError,
-			stderr: []string{"Catalog Error: Table with name tweets does not exist", "available views: records, errors, eventdata, trends"}},
+			stderr: []string{"Catalog Error: Table with name tweets does not exist", "available views: records, errors, eventdata, producerstate, trends"}},
 		{name: "unknown named query", args: []string{"query", "--named", "nope"}, code: exitUsage, stderr: []string{`no named query "nope"; choose one of failed_records, `}},
 		{name: "two sources", args: []string{"query", "--named", "top_authors", "SELECT 1"}, code: exitUsage},
 		{name: "bad format", args: []string{"query", "--format", "xml", "SELECT 1"}, code: exitUsage},

@@ -83,7 +83,7 @@ delivery buffers, saves checkpoints and exits 0.`,
   streamproc up --source replay:archive.jsonl.gz --rate 0
   TWITTER_BEARER_TOKEN=… streamproc up --source xapi
   streamproc up --source none                # write with: aws --endpoint-url http://127.0.0.1:4566 kinesis put-record …
-  streamproc up --parameter-overrides ConsumerBatchSize=500 DeliveryBufferSeconds=10`,
+  streamproc up --parameter-overrides "ConsumerBatchSize=500 DeliveryBufferSeconds=10"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return m.up(cmd.Context(), g, f) },
 	}

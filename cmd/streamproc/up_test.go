@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/streamproc/streamproc/source/synthetic"
+	"github.com/streamproc/streamproc/source/xapi/xapitest"
 	"github.com/streamproc/streamproc/tweet"
 )
 
@@ -165,7 +166,9 @@ func TestUpEndToEnd(t *testing.T) {
 }
 
 // up with the other tweet sources: the fixture's 15 statuses replayed from
-// JSON Lines all reach EventData; credentials stay out of the output.
+// JSON Lines, and found by the X API (the template's producer function with
+// ProducerSource=xapi, fired at start against a fake X API), all reach
+// EventData; credentials stay out of the output.
 func TestUpSources(t *testing.T) {
 	jsonl, _ := statusesJSONL(t)
 	tests := []struct {
@@ -178,6 +181,11 @@ func TestUpSources(t *testing.T) {
 				t.Fatal(err)
 			}
 			return []string{"--source", "replay:" + p, "--rate", "0"}
+		}},
+		{"xapi", func(t *testing.T) []string {
+			srv := fakeX(t, time.Now())
+			srv.SetTrends(xapitest.Trend{Name: "#golang"})
+			return []string{"--source", "xapi", "--x-api-url", srv.URL, "--params", writeParams(t, "/twitter/bearer_token="+testBearer+"\n")}
 		}},
 	}
 	for _, tc := range tests {

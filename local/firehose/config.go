@@ -73,10 +73,18 @@ type Config struct {
 	// Prefix and ErrorOutputPrefix follow the rules of EvaluatePrefix and
 	// Config.KeyPrefix.
 	Prefix, ErrorOutputPrefix string
-	// Compression is UNCOMPRESSED (default) or GZIP.
+	// Compression is UNCOMPRESSED (default) or GZIP. With Conversion it must
+	// be UNCOMPRESSED: Parquet compresses inside the file.
 	Compression string
-	// FileExtension overrides the extension (".gz" for GZIP, none otherwise).
+	// FileExtension overrides the extension of data objects (".gz" for
+	// GZIP, ".parquet" with Conversion, none otherwise).
 	FileExtension string
+	// Conversion is DataFormatConversionConfiguration: data objects are
+	// Parquet files of the converted records, and records that do not
+	// convert go to the format-conversion-failed error output. Nil: records
+	// are delivered as they are. With it, BufferSize must be at least
+	// MinConversionBufferSize (default DefaultConversionBufferSize).
+	Conversion *Conversion
 	// AppendDelimiter is the AppendDelimiterToRecord processor: '\n' after
 	// every record, the last one of an object included.
 	AppendDelimiter bool
@@ -138,6 +146,15 @@ func (c Config) Validate() error {
 	default:
 		bad("Compression %q must be one of UNCOMPRESSED, GZIP", c.Compression)
 	}
+	if conv := c.Conversion; conv != nil {
+		conv.validate(bad)
+		if c.Compression != "" && c.Compression != Uncompressed {
+			bad("Compression must be UNCOMPRESSED with format conversion, not %s (ParquetSerDe compresses inside the file)", c.Compression)
+		}
+		if c.BufferSize != 0 && c.BufferSize < MinConversionBufferSize {
+			bad("BufferSize %d bytes is below the 64 MiB BufferingHints.SizeInMBs that format conversion needs", c.BufferSize)
+		}
+	}
 	if c.FileExtension != "" && (len(c.FileExtension) > MaxFileExtensionLen || !extensionRE.MatchString(c.FileExtension)) {
 		bad("FileExtension %q must start with '.' and be at most %d characters of [0-9a-z!-_.*'()]", c.FileExtension, MaxFileExtensionLen)
 	}
@@ -197,7 +214,11 @@ func (c Config) validatePrefixes() error {
 		// field at its maximum width (unpadded month, day, hour… at two
 		// digits) and the error-output-type written here.
 		widest := time.Date(2000, 12, 31, 23, 59, 59, 999999999, time.UTC)
-		for _, et := range []string{"", ErrorOutputTypeProcessingFailed} {
+		types := []string{"", ErrorOutputTypeProcessingFailed}
+		if c.Conversion != nil {
+			types = append(types, ErrorOutputTypeFormatConversionFailed)
+		}
+		for _, et := range types {
 			if _, err := c.KeyPrefix(widest, et, zeroReader{}); err != nil {
 				errs = append(errs, err)
 			}
@@ -219,6 +240,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.BufferSize == 0 {
 		c.BufferSize = DefaultBufferSize
+		if c.Conversion != nil {
+			c.BufferSize = DefaultConversionBufferSize
+		}
 	}
 	c.BufferInterval = intervalOrDefault(c.BufferInterval, DefaultBufferInterval)
 	if c.Compression == "" {
@@ -226,6 +250,16 @@ func (c Config) withDefaults() Config {
 	}
 	if c.FileExtension == "" && c.Compression == GZIP {
 		c.FileExtension = ".gz"
+	}
+	if c.Conversion != nil {
+		conv := *c.Conversion
+		if conv.Compression == "" {
+			conv.Compression = ParquetSnappy
+		}
+		c.Conversion = &conv
+		if c.FileExtension == "" {
+			c.FileExtension = ParquetFileExtension
+		}
 	}
 	if c.CustomTimeZone == nil {
 		c.CustomTimeZone = time.UTC

@@ -15,10 +15,17 @@ import (
 )
 
 // objectBuffer collects the bytes of one future object: the data output or
-// the error output.
+// one of the error outputs.
 type objectBuffer struct {
-	isError bool
-	buf     bytes.Buffer
+	// errorType is the !{firehose:error-output-type} of an error output;
+	// "" for the data output.
+	errorType string
+	buf       bytes.Buffer
+	// rows are the converted records of a data output with format
+	// conversion (buf stays empty); size counts their bytes before
+	// conversion, against BufferSize.
+	rows []map[string]any
+	size int64
 	// refs names the Kinesis record of every user record in buf (one entry
 	// per user record), to acknowledge once the object is written.
 	refs    []*kinesisRec
@@ -36,7 +43,25 @@ func (d *DeliveryStream) add(ctx context.Context, ob *objectBuffer, k *kinesisRe
 	if delim {
 		n++
 	}
-	if ob.records > 0 && int64(ob.buf.Len())+n > d.cfg.BufferSize {
+	return d.addRecord(ctx, ob, k, n, func() {
+		ob.buf.Write(payload)
+		if delim {
+			ob.buf.WriteByte('\n')
+		}
+	})
+}
+
+// addRows is add for a converted record: its rows, and n, its size before
+// conversion.
+func (d *DeliveryStream) addRows(ctx context.Context, ob *objectBuffer, k *kinesisRec, rows []map[string]any, n int64) error {
+	return d.addRecord(ctx, ob, k, n, func() { ob.rows = append(ob.rows, rows...) })
+}
+
+// addRecord puts one record of n bytes into ob with put, delivering ob
+// first when the record would take it past BufferSize and after when it
+// reaches it.
+func (d *DeliveryStream) addRecord(ctx context.Context, ob *objectBuffer, k *kinesisRec, n int64, put func()) error {
+	if ob.records > 0 && ob.size+n > d.cfg.BufferSize {
 		if err := d.deliver(ctx, ob); err != nil {
 			return err
 		}
@@ -47,13 +72,11 @@ func (d *DeliveryStream) add(ctx context.Context, ob *objectBuffer, k *kinesisRe
 		// Shards interleave, so the first record is not always the oldest.
 		ob.oldest = k.arrival
 	}
-	ob.buf.Write(payload)
-	if delim {
-		ob.buf.WriteByte('\n')
-	}
+	put()
+	ob.size += n
 	ob.refs = append(ob.refs, k)
 	ob.records++
-	if int64(ob.buf.Len()) >= d.cfg.BufferSize {
+	if ob.size >= d.cfg.BufferSize {
 		return d.deliver(ctx, ob)
 	}
 	return nil
@@ -69,12 +92,8 @@ func (d *DeliveryStream) deliver(ctx context.Context, ob *objectBuffer) error {
 	if ob.records == 0 {
 		return nil
 	}
-	errorType := ""
-	if ob.isError {
-		errorType = ErrorOutputTypeProcessingFailed
-	}
 	t := ob.oldest.In(d.cfg.CustomTimeZone)
-	prefix, err := d.cfg.KeyPrefix(t, errorType, d.opts.Rand)
+	prefix, err := d.cfg.KeyPrefix(t, ob.errorType, d.opts.Rand)
 	if err != nil {
 		return fmt.Errorf("firehose %s: object key: %w", d.cfg.Name, err)
 	}
@@ -84,12 +103,23 @@ func (d *DeliveryStream) deliver(ctx context.Context, ob *objectBuffer) error {
 	}
 	// The key is fixed before the first attempt, so a retry replaces a
 	// partial write instead of adding a second object.
-	key := prefix + objectName(&d.cfg, t, id)
-	raw := ob.buf.Len()
+	ext := d.cfg.FileExtension
+	if ob.errorType != "" && d.conv != nil {
+		// Error records are JSON lines, not Parquet; AWS writes them
+		// without an extension.
+		ext = ""
+	}
+	key := prefix + objectName(&d.cfg, t, id, ext)
+	raw := int(ob.size)
 	// An object of zero bytes (Ok records with empty data and no
 	// delimiter) has nothing to deliver; its records are still done.
 	if raw > 0 {
 		body := ob.buf.Bytes()
+		if ob.errorType == "" && d.conv != nil {
+			if body, err = d.conv.encode(ob.rows); err != nil {
+				return fmt.Errorf("firehose %s: convert %s: %w", d.cfg.Name, key, err)
+			}
+		}
 		if d.cfg.Compression == GZIP {
 			if body, err = gzipBytes(body); err != nil {
 				return fmt.Errorf("firehose %s: compress %s: %w", d.cfg.Name, key, err)
@@ -115,16 +145,22 @@ func (d *DeliveryStream) deliver(ctx context.Context, ob *objectBuffer) error {
 		k.left--
 	}
 	records := ob.records
-	if ob.isError {
+	if ob.errorType != "" {
 		d.count(func(s *Stats) { s.ErrorObjects++ })
 	} else {
 		d.count(func(s *Stats) { s.Objects++; s.ObjectRecords += int64(records); s.ObjectBytes += int64(raw) })
 		d.metric(MetricDeliveryRecords, float64(records))
 		d.metric(MetricDeliveryBytes, float64(raw))
 	}
-	d.log.Info("object delivered", "key", key, "records", records, "bytes", raw, "errorOutput", ob.isError)
+	if ob.errorType == ErrorOutputTypeFormatConversionFailed {
+		d.log.Warn("records did not convert to the schema; their error records are in the format-conversion-failed output", "key", key, "records", records)
+	} else {
+		d.log.Info("object delivered", "key", key, "records", records, "bytes", raw, "errorOutput", ob.errorType)
+	}
 	clear(ob.refs)
-	ob.refs, ob.records = ob.refs[:0], 0
+	ob.refs, ob.records, ob.size = ob.refs[:0], 0, 0
+	clear(ob.rows)
+	ob.rows = ob.rows[:0]
 	ob.buf.Reset()
 	if err := d.commit(); err != nil {
 		return err

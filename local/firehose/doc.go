@@ -14,8 +14,11 @@
 //	→ invocation, retries, response validation
 //	→ Ok: data buffer (+ '\n' with AppendDelimiter)   Dropped: done
 //	  ProcessingFailed / failed batch: error records in the error buffer
+//	→ with Config.Conversion: each Ok record becomes Parquet rows, or an
+//	  error record in the format-conversion-failed buffer
 //	→ objects (BufferingHints size/interval, whichever first; size counted
-//	  before compression; GZIP optional)
+//	  before compression or conversion; GZIP optional; Parquet with
+//	  Conversion)
 //	→ checkpoint
 //
 // A single goroutine keeps ordering and accounting simple and gives natural
@@ -38,7 +41,8 @@
 // Config.KeyPrefix for the prefix rules (default yyyy/MM/dd/HH/, the
 // no-trailing-slash quirk, error prefixes) and EvaluatePrefix for the
 // expressions. Error-output objects use the same buffering, compression and
-// naming as data objects (AWS does not document otherwise).
+// naming as data objects (AWS does not document otherwise), except that with
+// format conversion they are JSON lines without the .parquet extension.
 //
 // # Checkpoints and delivery semantics
 //
@@ -67,8 +71,9 @@
 //
 // # Not implemented
 //
-// Dynamic partitioning (partitionKeyFromQuery/Lambda), record format
-// conversion, ZIP/Snappy compression, multi-record de-aggregation, S3 backup,
-// destinations other than S3, DirectPut, resharding, and concurrent
-// invocations per shard.
+// Dynamic partitioning (partitionKeyFromQuery/Lambda), format conversion
+// to ORC or with the Hive JSON SerDe, reading the schema from Glue (the
+// columns are given in Config), ZIP/Snappy compression, multi-record
+// de-aggregation, S3 backup, destinations other than S3, DirectPut,
+// resharding, and concurrent invocations per shard.
 package firehose

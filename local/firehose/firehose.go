@@ -79,6 +79,12 @@ const (
 	MetricDataFreshness    = "DeliveryToS3.DataFreshness" // seconds: age of the oldest undelivered record
 	MetricProcessingFailed = "ProcessingFailed.Records"   // records written to the error output
 	MetricDroppedRecords   = "Dropped.Records"
+	// Format conversion (AWS/Firehose names): records and bytes (before
+	// conversion) that converted or went to format-conversion-failed.
+	MetricSucceedConversionRecords = "SucceedConversion.Records"
+	MetricSucceedConversionBytes   = "SucceedConversion.Bytes"
+	MetricFailedConversionRecords  = "FailedConversion.Records"
+	MetricFailedConversionBytes    = "FailedConversion.Bytes"
 )
 
 const (
@@ -99,10 +105,11 @@ type Stats struct {
 	InvocationFailures     int64 // attempts that errored or returned an invalid response
 	RecordsOk              int64
 	RecordsDropped         int64
-	RecordsFailed          int64 // records written to the error output
+	RecordsFailed          int64 // records written to the processing-failed error output
+	ConversionFailed       int64 // records written to the format-conversion-failed error output
 	Objects                int64 // data objects written
 	ObjectRecords          int64
-	ObjectBytes            int64 // before compression
+	ObjectBytes            int64 // before compression (and before conversion to Parquet)
 	ErrorObjects           int64 // error-output objects written
 	DataFreshness          time.Duration
 	LastCheckpointAdvanced time.Time // by Options.Now; zero until the first
@@ -126,10 +133,13 @@ type DeliveryStream struct {
 
 	// Owned by Run's goroutine (and by New before Run starts): nothing else
 	// touches them, so they need no lock.
-	shards  []*shardState
-	procBuf procBatch
-	data    objectBuffer
-	errs    objectBuffer
+	shards   []*shardState
+	procBuf  procBatch
+	data     objectBuffer
+	errs     objectBuffer // processing-failed
+	convErrs objectBuffer // format-conversion-failed
+	// conv converts records to Parquet rows; nil without Config.Conversion.
+	conv *converter
 
 	reqs    chan *request
 	done    chan struct{} // closed when Run returns
@@ -226,7 +236,8 @@ func New(cfg Config, src *stream.Engine, proc Processor, bucket *blob.Bucket, op
 		src: src, proc: proc, bucket: bucket, opts: opts, now: opts.Now,
 		reqs: make(chan *request), done: make(chan struct{}),
 	}
-	d.errs.isError = true
+	d.errs.errorType = ErrorOutputTypeProcessingFailed
+	d.convErrs.errorType = ErrorOutputTypeFormatConversionFailed
 	d.syncFile = (*os.File).Sync
 	// Resolving positions is a handful of local, non-blocking engine calls;
 	// New has no context of its own to offer them.
@@ -250,6 +261,13 @@ func New(cfg Config, src *stream.Engine, proc Processor, bucket *blob.Bucket, op
 	}
 	if cfg.ARN == "" {
 		cfg.ARN = fmt.Sprintf("arn:aws:firehose:%s:%s:deliverystream/%s", region, account, cfg.Name)
+	}
+	if cfg.Conversion != nil {
+		conv, err := newConverter(*cfg.Conversion, region, account)
+		if err != nil {
+			return nil, fmt.Errorf("%w: firehose %s: format conversion: %v", streamproc.ErrInvalid, cfg.Name, err)
+		}
+		d.conv = conv
 	}
 	d.cfg, d.stream, d.region = cfg, name, region
 	d.log = opts.Logger.With("deliveryStream", cfg.Name)
@@ -316,7 +334,7 @@ func New(cfg Config, src *stream.Engine, proc Processor, bucket *blob.Bucket, op
 		}
 	}
 	d.log.Info("delivery stream ready", "source", name, "shards", len(shards), "created", created,
-		"bufferSize", cfg.BufferSize, "bufferInterval", cfg.BufferInterval, "processor", cfg.Processor != nil)
+		"bufferSize", cfg.BufferSize, "bufferInterval", cfg.BufferInterval, "processor", cfg.Processor != nil, "formatConversion", cfg.Conversion != nil)
 	return d, nil
 }
 
@@ -517,6 +535,7 @@ func (d *DeliveryStream) nextDeadline() (time.Time, bool) {
 	}
 	consider(d.data.records, d.data.started, d.cfg.BufferInterval)
 	consider(d.errs.records, d.errs.started, d.cfg.BufferInterval)
+	consider(d.convErrs.records, d.convErrs.started, d.cfg.BufferInterval)
 	return next, !next.IsZero()
 }
 
@@ -585,7 +604,7 @@ func (d *DeliveryStream) deliverDue(ctx context.Context) error {
 			return err
 		}
 	}
-	for _, b := range []*objectBuffer{&d.data, &d.errs} {
+	for _, b := range []*objectBuffer{&d.data, &d.errs, &d.convErrs} {
 		if b.records > 0 && !now.Before(b.started.Add(d.cfg.BufferInterval)) {
 			if err := d.deliver(ctx, b); err != nil {
 				return err
@@ -600,7 +619,7 @@ func (d *DeliveryStream) flushAll(ctx context.Context) error {
 	if err := d.invoke(ctx); err != nil {
 		return err
 	}
-	for _, b := range []*objectBuffer{&d.data, &d.errs} {
+	for _, b := range []*objectBuffer{&d.data, &d.errs, &d.convErrs} {
 		if err := d.deliver(ctx, b); err != nil {
 			return err
 		}

@@ -14,8 +14,8 @@ import (
 )
 
 // ErrorOutputTypeProcessingFailed is the !{firehose:error-output-type} of
-// records a Lambda processor failed, the only error output this delivery
-// stream writes.
+// records a Lambda processor failed. The other error output this delivery
+// stream writes is ErrorOutputTypeFormatConversionFailed.
 const ErrorOutputTypeProcessingFailed = "processing-failed"
 
 // RandomStringLen is the length of !{firehose:random-string}.
@@ -106,8 +106,8 @@ func (c Config) KeyPrefix(t time.Time, errorType string, rand io.Reader) (string
 
 // objectName is the fixed part of a key after the prefix:
 // <Name>-<Version>-yyyy-MM-dd-HH-mm-ss-<UUID><ext>, t already in the zone.
-func objectName(c *Config, t time.Time, id uuid.UUID) string {
-	return c.Name + "-" + strconv.Itoa(c.Version) + "-" + t.Format("2006-01-02-15-04-05") + "-" + id.String() + c.FileExtension
+func objectName(c *Config, t time.Time, id uuid.UUID, ext string) string {
+	return c.Name + "-" + strconv.Itoa(c.Version) + "-" + t.Format("2006-01-02-15-04-05") + "-" + id.String() + ext
 }
 
 type exprKind uint8

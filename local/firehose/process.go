@@ -98,7 +98,7 @@ func (d *DeliveryStream) ingest(ctx context.Context, s *shardState, r stream.Rec
 		}
 		ur := userRec{src: k, subseq: i, pk: pk, data: u.Data}
 		if d.cfg.Processor == nil {
-			if err := d.add(ctx, &d.data, ur.src, ur.data, d.cfg.AppendDelimiter); err != nil {
+			if err := d.output(ctx, ur, ur.data); err != nil {
 				return err
 			}
 			continue
@@ -259,7 +259,7 @@ func (d *DeliveryStream) invoke(ctx context.Context) error {
 		case results[i].Result == events.KinesisFirehoseTransformedStateOk:
 			ok++
 			okBytes += int64(len(results[i].Data))
-			err = d.add(ctx, &d.data, u.src, results[i].Data, d.cfg.AppendDelimiter)
+			err = d.output(ctx, u, results[i].Data)
 		case results[i].Result == events.KinesisFirehoseTransformedStateDropped:
 			dropped++
 			u.src.left--
@@ -281,6 +281,44 @@ func (d *DeliveryStream) invoke(ctx context.Context) error {
 	d.metric(MetricDroppedRecords, float64(dropped))
 	d.metric(MetricProcessingFailed, float64(failed))
 	return d.commit()
+}
+
+// output takes the data of a user record that is to be delivered (as read,
+// or as the processor returned it Ok) into the data buffer. With format
+// conversion the record becomes rows, or, when it does not convert, an
+// error record in the format-conversion-failed output. AppendDelimiter does
+// not apply to converted records: Parquet has rows, not lines.
+func (d *DeliveryStream) output(ctx context.Context, u userRec, data []byte) error {
+	if d.conv == nil {
+		return d.add(ctx, &d.data, u.src, data, d.cfg.AppendDelimiter)
+	}
+	n := float64(len(data))
+	rows, cerr := d.conv.rows(data)
+	if cerr == nil {
+		d.metric(MetricSucceedConversionRecords, 1)
+		d.metric(MetricSucceedConversionBytes, n)
+		return d.addRows(ctx, &d.data, u.src, rows, int64(len(data)))
+	}
+	d.metric(MetricFailedConversionRecords, 1)
+	d.metric(MetricFailedConversionBytes, n)
+	d.count(func(s *Stats) { s.ConversionFailed++ })
+	d.log.Debug("record did not convert; written to the format-conversion-failed output",
+		"errorCode", cerr.code, "detail", cerr.msg, "sequenceNumber", u.src.seq, "subSequenceNumber", u.subseq)
+	line, err := json.Marshal(ConversionErrorRecord{
+		AttemptsMade:           1,
+		ArrivalTimestamp:       u.src.arrival.UnixMilli(),
+		LastErrorCode:          cerr.code,
+		LastErrorMessage:       cerr.msg,
+		AttemptEndingTimestamp: d.now().UnixMilli(),
+		RawData:                data,
+		SequenceNumber:         u.src.seq,
+		SubSequenceNumber:      int64(u.subseq),
+		DataCatalogTable:       d.conv.catalog,
+	})
+	if err != nil {
+		return fmt.Errorf("firehose %s: conversion error record: %w", d.cfg.Name, err)
+	}
+	return d.add(ctx, &d.convErrs, u.src, append(line, '\n'), false)
 }
 
 // call invokes the processor. A panic is a function error, as the Lambda

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/streamproc/streamproc/local/firehose"
 )
 
 // Plan is what the local target runs for a resolved template: every
@@ -77,12 +79,36 @@ type DeliveryPlan struct {
 	BufferSizeMB         int
 	Compression          string
 	FileExtension        string
+	CustomTimeZone       string // "" = UTC
 	AppendDelimiter      bool
 	// Processor is the transformer function's logical ID ("" = none).
 	Processor               string
 	ProcessorBufferMB       float64
 	ProcessorBufferInterval time.Duration
 	ProcessorRetries        int
+	// Conversion is DataFormatConversionConfiguration when it is enabled
+	// (nil: records are delivered as they are).
+	Conversion *ConversionPlan
+}
+
+// ConversionPlan is a delivery stream's record format conversion: OpenX
+// JSON SerDe in, Parquet SerDe out, with the columns of a Glue table of
+// the template (AWS reads them from Glue; locally they come from the
+// table's definition).
+type ConversionPlan struct {
+	// Table is the logical ID of the AWS::Glue::Table that
+	// SchemaConfiguration names.
+	Table   string
+	Columns []firehose.Column
+	// Catalog is SchemaConfiguration (database, table, catalog, region,
+	// version), as error records show it.
+	Catalog firehose.CatalogTable
+	// Compression is ParquetSerDe.Compression ("" = SNAPPY).
+	Compression string
+	// OpenXJsonSerDe's options.
+	CaseSensitive            bool
+	ConvertDotsToUnderscores bool
+	ColumnToJSONKey          map[string]string
 }
 
 // SchedulePlan is a Schedule event of a function.
@@ -262,6 +288,23 @@ func (r *Resolved) Plan() (*Plan, error) {
 	return p, nil
 }
 
+// s3Applied are the properties of an ExtendedS3DestinationConfiguration the
+// local delivery stream applies; s3CloudOnly those that matter only on AWS
+// (permissions, logging, encryption, a backup copy of the source records,
+// dynamic partitioning when disabled). Any other property fails the plan
+// instead of being ignored, so a template never runs locally with a
+// setting that would change what AWS delivers.
+var (
+	s3Applied = map[string]bool{
+		"BucketARN": true, "Prefix": true, "ErrorOutputPrefix": true, "BufferingHints": true, "CompressionFormat": true,
+		"FileExtension": true, "CustomTimeZone": true, "ProcessingConfiguration": true, "DataFormatConversionConfiguration": true,
+	}
+	s3CloudOnly = map[string]bool{
+		"RoleARN": true, "CloudWatchLoggingOptions": true, "EncryptionConfiguration": true, "S3BackupMode": true,
+		"S3BackupConfiguration": true, "DynamicPartitioningConfiguration": true,
+	}
+)
+
 func (r *Resolved) deliveryPlan(id string, streams, buckets, functions map[string]string) (DeliveryPlan, error) {
 	props, err := r.Properties(id)
 	if err != nil {
@@ -287,6 +330,20 @@ func (r *Resolved) deliveryPlan(id string, streams, buckets, functions map[strin
 	dp.Prefix = scalarString(s3["Prefix"])
 	dp.ErrorOutputPrefix = scalarString(s3["ErrorOutputPrefix"])
 	dp.FileExtension = scalarString(s3["FileExtension"])
+	dp.CustomTimeZone = scalarString(s3["CustomTimeZone"])
+	if dp.CustomTimeZone != "" {
+		if _, err := time.LoadLocation(dp.CustomTimeZone); err != nil {
+			return dp, fmt.Errorf("%w: %s: CustomTimeZone %q: %v", ErrTemplate, id, dp.CustomTimeZone, err)
+		}
+	}
+	for _, k := range sortedKeys(s3) {
+		if !s3Applied[k] && !s3CloudOnly[k] {
+			return dp, fmt.Errorf("%w: %s: ExtendedS3DestinationConfiguration.%s does not run locally", ErrTemplate, id, k)
+		}
+	}
+	if scalarString(mapOf(s3["DynamicPartitioningConfiguration"])["Enabled"]) == "true" {
+		return dp, fmt.Errorf("%w: %s: dynamic partitioning does not run locally", ErrTemplate, id)
+	}
 	if c := scalarString(s3["CompressionFormat"]); c != "" {
 		dp.Compression = c
 	}
@@ -302,6 +359,11 @@ func (r *Resolved) deliveryPlan(id string, streams, buckets, functions map[strin
 			if dp.BufferSizeMB, err = atoi(v); err != nil {
 				return dp, fmt.Errorf("%w: %s: BufferingHints.SizeInMBs %v", ErrTemplate, id, v)
 			}
+		}
+	}
+	if dfc := mapOf(s3["DataFormatConversionConfiguration"]); len(dfc) > 0 && scalarString(dfc["Enabled"]) != "false" {
+		if dp.Conversion, err = r.conversionPlan(id, dfc); err != nil {
+			return dp, err
 		}
 	}
 	pc := mapOf(s3["ProcessingConfiguration"])
@@ -347,6 +409,83 @@ func (r *Resolved) deliveryPlan(id string, streams, buckets, functions map[strin
 		}
 	}
 	return dp, nil
+}
+
+// conversionPlan reads an enabled DataFormatConversionConfiguration (Enabled
+// defaults to true on AWS). The schema's table must be an AWS::Glue::Table of
+// the template: its StorageDescriptor.Columns are the Parquet columns.
+func (r *Resolved) conversionPlan(id string, dfc map[string]any) (*ConversionPlan, error) {
+	bad := func(format string, args ...any) (*ConversionPlan, error) {
+		return nil, fmt.Errorf("%w: %s: DataFormatConversionConfiguration: "+format, append([]any{ErrTemplate, id}, args...)...)
+	}
+	cp := &ConversionPlan{}
+	de := mapOf(mapOf(dfc["InputFormatConfiguration"])["Deserializer"])
+	switch {
+	case de["HiveJsonSerDe"] != nil:
+		return bad("HiveJsonSerDe does not run locally (use OpenXJsonSerDe)")
+	case de["OpenXJsonSerDe"] == nil:
+		return bad("InputFormatConfiguration.Deserializer.OpenXJsonSerDe is required")
+	}
+	openx := mapOf(de["OpenXJsonSerDe"])
+	cp.CaseSensitive = scalarString(openx["CaseInsensitive"]) == "false"
+	cp.ConvertDotsToUnderscores = scalarString(openx["ConvertDotsInJsonKeysToUnderscores"]) == "true"
+	if m := mapOf(openx["ColumnToJsonKeyMappings"]); len(m) > 0 {
+		cp.ColumnToJSONKey = map[string]string{}
+		for k, v := range m {
+			cp.ColumnToJSONKey[strings.ToLower(k)] = scalarString(v)
+		}
+	}
+	ser := mapOf(mapOf(dfc["OutputFormatConfiguration"])["Serializer"])
+	switch {
+	case ser["OrcSerDe"] != nil:
+		return bad("OrcSerDe does not run locally (use ParquetSerDe)")
+	case ser["ParquetSerDe"] == nil:
+		return bad("OutputFormatConfiguration.Serializer.ParquetSerDe is required")
+	}
+	// BlockSizeBytes, PageSizeBytes, MaxPaddingBytes, EnableDictionaryCompression
+	// and WriterVersion shape the file's layout, not its rows; they are not
+	// applied locally.
+	cp.Compression = scalarString(mapOf(ser["ParquetSerDe"])["Compression"])
+	sc := mapOf(dfc["SchemaConfiguration"])
+	cp.Catalog = firehose.CatalogTable{
+		CatalogID: scalarString(sc["CatalogId"]), DatabaseName: scalarString(sc["DatabaseName"]), TableName: scalarString(sc["TableName"]),
+		Region: scalarString(sc["Region"]), VersionID: scalarString(sc["VersionId"]),
+	}
+	if cp.Catalog.CatalogID == "" {
+		cp.Catalog.CatalogID = r.Env.Account
+	}
+	if cp.Catalog.Region == "" {
+		cp.Catalog.Region = r.Env.Region
+	}
+	if cp.Catalog.DatabaseName == "" || cp.Catalog.TableName == "" {
+		return bad("SchemaConfiguration.DatabaseName and TableName are required")
+	}
+	for _, tid := range r.T.ResourceIDs("AWS::Glue::Table") {
+		if !r.Enabled(tid) {
+			continue
+		}
+		props, err := r.Properties(tid)
+		if err != nil {
+			return nil, err
+		}
+		in := mapOf(props["TableInput"])
+		// Glue stores table names in lower case.
+		if scalarString(props["DatabaseName"]) != cp.Catalog.DatabaseName || !strings.EqualFold(scalarString(in["Name"]), cp.Catalog.TableName) {
+			continue
+		}
+		cp.Table = tid
+		cols, _ := mapOf(in["StorageDescriptor"])["Columns"].([]any)
+		for _, c := range cols {
+			m := mapOf(c)
+			cp.Columns = append(cp.Columns, firehose.Column{Name: strings.ToLower(scalarString(m["Name"])), Type: scalarString(m["Type"])})
+		}
+		if len(cp.Columns) == 0 {
+			return bad("Glue table %s has no StorageDescriptor.Columns", tid)
+		}
+		return cp, nil
+	}
+	return bad("SchemaConfiguration names table %s.%s, which is not an AWS::Glue::Table of this template (locally the schema comes from the template)",
+		cp.Catalog.DatabaseName, cp.Catalog.TableName)
 }
 
 func tablePlan(id, name string, props map[string]any) (TablePlan, error) {

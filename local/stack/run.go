@@ -262,6 +262,17 @@ func (s *Stack) delivery(dp DeliveryPlan, handlers map[string]Handlers, opts Opt
 	if dp.BufferInterval == 0 {
 		cfg.BufferInterval = firehose.ZeroBuffering
 	}
+	if c := dp.Conversion; c != nil {
+		cfg.Conversion = &firehose.Conversion{Columns: c.Columns, Compression: c.Compression, CaseSensitive: c.CaseSensitive,
+			ConvertDotsToUnderscores: c.ConvertDotsToUnderscores, ColumnToJSONKey: c.ColumnToJSONKey, Table: c.Catalog}
+	}
+	if dp.CustomTimeZone != "" {
+		loc, err := time.LoadLocation(dp.CustomTimeZone) // checked by Plan
+		if err != nil {
+			return nil, fmt.Errorf("delivery stream %s: CustomTimeZone: %w", dp.LogicalID, err)
+		}
+		cfg.CustomTimeZone = loc
+	}
 	var proc firehose.Processor
 	if dp.Processor != "" {
 		fp := s.functions[dp.Processor]

@@ -140,7 +140,7 @@ func TestPlanProjectTemplate(t *testing.T) {
 	if len(p.Streams) != 1 || p.Streams[0].Name != "streamproc-EventStream" || p.Streams[0].Shards != 1 {
 		t.Errorf("streams = %+v", p.Streams)
 	}
-	if len(p.Tables) != 2 || len(p.Buckets) != 1 || len(p.Queues) != 1 || len(p.Functions) != 5 {
+	if len(p.Tables) != 3 || len(p.Buckets) != 1 || len(p.Queues) != 1 || len(p.Functions) != 5 {
 		t.Errorf("tables %d buckets %d queues %d functions %d", len(p.Tables), len(p.Buckets), len(p.Queues), len(p.Functions))
 	}
 	if len(p.Mappings) != 2 || len(p.Deliveries) != 1 || len(p.Schedules) != 1 || len(p.Unknown) != 0 {
