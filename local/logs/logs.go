@@ -7,9 +7,10 @@
 // Files are plain, unlocked and append-only, so a reader in another process
 // can follow them while up runs. Size-based rotation keeps disk use bounded:
 // when the current file would grow past Options.MaxBytes it is renamed to
-// <function>.log.1 (older ones shift to .2, …) and a new file starts; only
-// Options.Files files are kept per function. A reader holding the old file
-// open finishes it before moving on (see Follow).
+// <function>.log.N, N counting up from 1 with each rotation, and a new
+// file starts; only Options.Files files are kept per function, the oldest
+// deleted first. A reader holding the old file open finishes it before
+// moving on (see Follow).
 package logs
 
 import (
@@ -20,6 +21,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -124,49 +126,50 @@ func FileName(function string) string {
 }
 
 // Files returns the paths of function's existing log files under dir,
-// oldest first (…, .log.2, .log.1, .log).
+// oldest first: the rotated ones by number (<function>.log.N, N growing
+// with each rotation), then the current <function>.log.
 func Files(dir, function string) ([]string, error) {
-	base := filepath.Join(dir, FileName(function))
-	entries, err := os.ReadDir(dir)
+	current := filepath.Join(dir, FileName(function))
+	rotated, err := rotatedFiles(current)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, rf := range rotated {
+		out = append(out, rf.path)
+	}
+	if _, err := os.Stat(current); err == nil {
+		out = append(out, current)
+	}
+	return out, nil
+}
+
+// rotatedFile is one rotated file and its number.
+type rotatedFile struct {
+	n    int
+	path string
+}
+
+// rotatedFiles lists the rotated files of the current file at path base
+// by number, oldest first.
+func rotatedFiles(base string) ([]rotatedFile, error) {
+	entries, err := os.ReadDir(filepath.Dir(base))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("logs dir: %w", err)
 	}
-	type numbered struct {
-		n    int
-		path string
-	}
-	var rotated []numbered
-	current := ""
+	var out []rotatedFile
 	for _, e := range entries {
-		p := filepath.Join(dir, e.Name())
-		if p == base {
-			current = p
-			continue
-		}
+		p := filepath.Join(filepath.Dir(base), e.Name())
 		if s, ok := strings.CutPrefix(p, base+"."); ok {
 			if n, err := strconv.Atoi(s); err == nil && n > 0 {
-				rotated = append(rotated, numbered{n, p})
+				out = append(out, rotatedFile{n, p})
 			}
 		}
 	}
-	var out []string
-	for len(rotated) > 0 {
-		// Few files: a selection of the highest number each round is enough.
-		hi := 0
-		for i := range rotated {
-			if rotated[i].n > rotated[hi].n {
-				hi = i
-			}
-		}
-		out = append(out, rotated[hi].path)
-		rotated = append(rotated[:hi], rotated[hi+1:]...)
-	}
-	if current != "" {
-		out = append(out, current)
-	}
+	slices.SortFunc(out, func(a, b rotatedFile) int { return a.n - b.n })
 	return out, nil
 }
 
@@ -244,9 +247,11 @@ func (r *rotator) open() error {
 	return nil
 }
 
-// rotate shifts <path>.N to <path>.N+1 (dropping the oldest), renames the
-// current file to <path>.1 and starts a new one. Readers that have the old
-// file open keep reading it: a rename does not disturb an open file.
+// rotate renames the current file to <path>.N, N one more than the newest
+// rotated file, deletes the oldest rotated files beyond Options.Files, and
+// starts a new current file. A rotated file is never renamed again, which
+// is what lets readers in other processes follow without missing one (see
+// Follow); a reader holding the old file open keeps reading it.
 func (r *rotator) rotate() error {
 	if err := r.f.Close(); err != nil {
 		return fmt.Errorf("function log %s: %w", r.path, err)
@@ -258,15 +263,23 @@ func (r *rotator) rotate() error {
 		}
 		return r.open()
 	}
-	_ = os.Remove(r.path + "." + strconv.Itoa(r.keep-1))
-	for i := r.keep - 2; i >= 1; i-- {
-		from := r.path + "." + strconv.Itoa(i)
-		if err := os.Rename(from, r.path+"."+strconv.Itoa(i+1)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	rotated, err := rotatedFiles(r.path)
+	if err != nil {
+		return fmt.Errorf("function log rotation: %w", err)
+	}
+	next := 1
+	if len(rotated) > 0 {
+		next = rotated[len(rotated)-1].n + 1
+	}
+	to := r.path + "." + strconv.Itoa(next)
+	if err := os.Rename(r.path, to); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("function log rotation: %w", err)
+	}
+	rotated = append(rotated, rotatedFile{next, to})
+	for _, old := range rotated[:max(0, len(rotated)-(r.keep-1))] {
+		if err := os.Remove(old.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("function log rotation: %w", err)
 		}
-	}
-	if err := os.Rename(r.path, r.path+".1"); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("function log rotation: %w", err)
 	}
 	return r.open()
 }

@@ -144,36 +144,6 @@ func (o ReadOptions) keep(e Entry) bool {
 	return o.Filter == "" || strings.Contains(e.String(), o.Filter)
 }
 
-// Read calls fn with each entry of function's files under dir, oldest
-// first, and stops at the first error fn returns. No files is no error. A
-// rotation while Read runs can make it skip or repeat a file's worth of
-// entries; Follow is the way to watch a running stack.
-func Read(ctx context.Context, dir, function string, opts ReadOptions, fn func(Entry) error) error {
-	files, err := Files(dir, function)
-	if err != nil {
-		return err
-	}
-	for _, p := range files {
-		if err := readFile(ctx, p, opts, fn); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func readFile(ctx context.Context, path string, opts ReadOptions, fn func(Entry) error) error {
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil // rotated away since it was listed
-	}
-	if err != nil {
-		return fmt.Errorf("function log: %w", err)
-	}
-	defer f.Close()
-	_, err = emitLines(ctx, bufio.NewReaderSize(f, 64<<10), nil, opts, fn)
-	return err
-}
-
 // emitLines passes every complete line of r (after the partial line carried
 // over from the previous call) to fn, and returns the new partial line.
 func emitLines(ctx context.Context, r *bufio.Reader, partial []byte, opts ReadOptions, fn func(Entry) error) ([]byte, error) {
@@ -208,90 +178,49 @@ func emitLines(ctx context.Context, r *bufio.Reader, partial []byte, opts ReadOp
 	}
 }
 
+// Read calls fn with each entry of function's files under dir, oldest
+// first, and stops at the first error fn returns. No files is no error.
+// It is safe to run while the stack writes and rotates: every entry
+// written before Read started is read once, unless retention deleted its
+// file first.
+func Read(ctx context.Context, dir, function string, opts ReadOptions, fn func(Entry) error) error {
+	t := newTail(dir, function, opts, fn)
+	defer t.close()
+	if err := t.catchUp(ctx); err != nil {
+		return err
+	}
+	if t.f == nil {
+		return nil
+	}
+	_, err := emitLines(ctx, t.r, nil, opts, fn)
+	return err
+}
+
 // Follow is Read, then it waits for new entries until ctx ends, checking
-// every poll (default 250 ms). It survives rotation: when the current file
-// is renamed away it reads what is left of it and continues with the new
-// one. A function that has not logged yet is waited for. It returns
-// ctx's error.
+// every poll (default 250 ms). It survives rotation, however many happen
+// between two looks: rotated files keep their name once rotated and are
+// numbered in order, so a follower that finds its file rotated reads every
+// file rotated after it, then the new current one. A function that has
+// not logged yet is waited for. It returns ctx's error.
 func Follow(ctx context.Context, dir, function string, opts ReadOptions, poll time.Duration, fn func(Entry) error) error {
 	if poll <= 0 {
 		poll = 250 * time.Millisecond
 	}
-	current := filepath.Join(dir, FileName(function))
-	files, err := Files(dir, function)
-	if err != nil {
-		return err
-	}
-	for _, p := range files {
-		if p != current {
-			if err := readFile(ctx, p, opts, fn); err != nil {
-				return err
-			}
-		}
-	}
-	var (
-		f       *os.File
-		info    os.FileInfo
-		r       *bufio.Reader
-		partial []byte
-		offset  int64
-	)
-	defer func() {
-		if f != nil {
-			f.Close()
-		}
-	}()
+	t := newTail(dir, function, opts, fn)
+	defer t.close()
 	for {
-		if f == nil {
-			nf, err := os.Open(current)
-			switch {
-			case err == nil:
-				if info, err = nf.Stat(); err != nil {
-					nf.Close()
-					return fmt.Errorf("function log: %w", err)
-				}
-				f, r, partial, offset = nf, bufio.NewReaderSize(nf, 64<<10), nil, 0
-			case !errors.Is(err, fs.ErrNotExist):
-				return fmt.Errorf("function log: %w", err)
-			}
-		}
-		if f != nil {
-			if partial, err = emitLines(ctx, r, partial, opts, fn); err != nil {
+		if t.f == nil {
+			if err := t.catchUp(ctx); err != nil {
 				return err
 			}
-			// emitLines read to EOF, so the file position is what was read.
-			if pos, err := f.Seek(0, io.SeekCurrent); err == nil && pos != offset {
-				offset = pos
-				continue // more may have arrived while we read
+		}
+		if t.f != nil {
+			more, err := t.step(ctx)
+			if err != nil {
+				return err
 			}
-			st, err := os.Stat(current)
-			switch {
-			case errors.Is(err, fs.ErrNotExist):
-				// Between the rename and the new file's first write: keep
-				// the old one until a new file appears.
-			case err != nil:
-				return fmt.Errorf("function log: %w", err)
-			case !os.SameFile(info, st):
-				// Rotated: drain what the writer added before the rename,
-				// read the files rotated after ours (several rotations may
-				// have happened since the last look), then switch to the new
-				// current file.
-				if _, err := emitLines(ctx, r, partial, opts, fn); err != nil {
-					return err
-				}
-				f.Close()
-				f = nil
-				if err := readNewer(ctx, dir, function, current, info, opts, fn); err != nil {
-					return err
-				}
+			if more {
 				continue
-			case st.Size() < offset:
-				// Truncated by someone: start over.
-				if _, err := f.Seek(0, io.SeekStart); err != nil {
-					return fmt.Errorf("function log: %w", err)
-				}
-				r.Reset(f)
-				partial, offset = nil, 0
 			}
 		}
 		select {
@@ -302,48 +231,134 @@ func Follow(ctx context.Context, dir, function string, opts ReadOptions, poll ti
 	}
 }
 
-// readNewer reads the rotated files of function that are newer than the
-// file identified by seen, oldest first. Files are opened before any is
-// read, so a rotation while reading cannot shift one away from under us;
-// only a writer that rotates more than Options.Files times between two
-// looks can make a follower miss entries.
-func readNewer(ctx context.Context, dir, function, current string, seen os.FileInfo, opts ReadOptions, fn func(Entry) error) error {
-	files, err := Files(dir, function)
+// tail reads one function's files in order, the state of Read and Follow.
+type tail struct {
+	current string // path of the current file
+	opts    ReadOptions
+	fn      func(Entry) error
+
+	// last is the number of the newest rotated file read to its end.
+	last int
+
+	// The file being read as the current one, once opened.
+	f       *os.File
+	info    os.FileInfo
+	r       *bufio.Reader
+	partial []byte
+	offset  int64
+}
+
+func newTail(dir, function string, opts ReadOptions, fn func(Entry) error) *tail {
+	return &tail{current: filepath.Join(dir, FileName(function)), opts: opts, fn: fn}
+}
+
+func (t *tail) close() {
+	if t.f != nil {
+		t.f.Close()
+		t.f = nil
+	}
+}
+
+// catchUp opens the current file, then reads every rotated file newer than
+// t.last up to it. Opening the current file first is what makes this
+// race-free: a file rotated before that open already has its final name
+// when the directory is listed, and one rotated after it is the file just
+// opened or newer, where reading stops.
+func (t *tail) catchUp(ctx context.Context) error {
+	cur, err := os.Open(t.current)
+	var curInfo os.FileInfo
+	switch {
+	case err == nil:
+		if curInfo, err = cur.Stat(); err != nil {
+			cur.Close()
+			return fmt.Errorf("function log: %w", err)
+		}
+	case errors.Is(err, fs.ErrNotExist):
+		cur = nil // not logged yet, or between a rotation's rename and the next write
+	default:
+		return fmt.Errorf("function log: %w", err)
+	}
+	rotated, err := rotatedFiles(t.current)
 	if err != nil {
+		if cur != nil {
+			cur.Close()
+		}
 		return err
 	}
-	var newer []*os.File
-	defer func() {
-		for _, f := range newer {
-			f.Close()
-		}
-	}()
-	found := false
-	for _, p := range files {
-		if p == current {
+	for _, rf := range rotated {
+		if rf.n <= t.last {
 			continue
 		}
-		f, err := os.Open(p)
+		f, err := os.Open(rf.path)
 		if err != nil {
-			continue // rotated out of existence since it was listed
+			continue // deleted by retention since it was listed
 		}
 		fi, err := f.Stat()
-		switch {
-		case err != nil:
+		if err == nil && cur != nil && os.SameFile(fi, curInfo) {
 			f.Close()
-		case os.SameFile(fi, seen):
-			found = true
-			f.Close()
-		case found:
-			newer = append(newer, f)
-		default:
-			f.Close()
+			break // the file opened as current has been rotated: read it as current
 		}
-	}
-	for _, f := range newer {
-		if _, err := emitLines(ctx, bufio.NewReaderSize(f, 64<<10), nil, opts, fn); err != nil {
+		if err == nil {
+			_, err = emitLines(ctx, bufio.NewReaderSize(f, 64<<10), nil, t.opts, t.fn)
+		}
+		f.Close()
+		if err != nil {
 			return err
 		}
+		t.last = rf.n
+	}
+	if cur != nil {
+		t.f, t.info, t.r, t.partial, t.offset = cur, curInfo, bufio.NewReaderSize(cur, 64<<10), nil, 0
 	}
 	return nil
+}
+
+// step reads what was appended to the current file and handles its
+// rotation or truncation. It reports whether to look again at once.
+func (t *tail) step(ctx context.Context) (bool, error) {
+	var err error
+	if t.partial, err = emitLines(ctx, t.r, t.partial, t.opts, t.fn); err != nil {
+		return false, err
+	}
+	// emitLines read to EOF, so the file position is what was read.
+	if pos, err := t.f.Seek(0, io.SeekCurrent); err == nil && pos != t.offset {
+		t.offset = pos
+		return true, nil // more may have arrived while we read
+	}
+	st, err := os.Stat(t.current)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		// Between a rotation's rename and the new file's first write: keep
+		// the old one until a new file appears.
+	case err != nil:
+		return false, fmt.Errorf("function log: %w", err)
+	case !os.SameFile(t.info, st):
+		// Rotated: drain what the writer added before the rename, learn
+		// the number our file was rotated to, and let catchUp read the
+		// newer ones. If retention already deleted it, every rotated file
+		// above t.last is newer than it.
+		if _, err := emitLines(ctx, t.r, t.partial, t.opts, t.fn); err != nil {
+			return false, err
+		}
+		rotated, err := rotatedFiles(t.current)
+		if err != nil {
+			return false, err
+		}
+		for _, rf := range rotated {
+			if fi, err := os.Stat(rf.path); err == nil && os.SameFile(fi, t.info) {
+				t.last = rf.n
+				break
+			}
+		}
+		t.close()
+		return true, nil
+	case st.Size() < t.offset:
+		// Truncated by someone: start over.
+		if _, err := t.f.Seek(0, io.SeekStart); err != nil {
+			return false, fmt.Errorf("function log: %w", err)
+		}
+		t.r.Reset(t.f)
+		t.partial, t.offset = nil, 0
+	}
+	return false, nil
 }
