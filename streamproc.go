@@ -8,6 +8,7 @@ package streamproc
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 )
@@ -37,6 +38,17 @@ type Item map[string]any
 // Number is a DynamoDB number in its decimal string form, so integers wider
 // than 53 bits and exact decimals survive a round trip.
 type Number string
+
+// MarshalJSON writes n as a JSON number with every digit, so an Item
+// encodes as the JSON a user expects (and decodes back with UseNumber). A
+// string that is not a valid JSON number is written as a JSON string
+// rather than producing invalid JSON.
+func (n Number) MarshalJSON() ([]byte, error) {
+	if json.Valid([]byte(n)) && len(n) > 0 && (n[0] == '-' || n[0] >= '0' && n[0] <= '9') {
+		return []byte(n), nil
+	}
+	return json.Marshal(string(n))
+}
 
 // KeySchema describes a table's primary key like DynamoDB's KeySchema.
 type KeySchema struct {

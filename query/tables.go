@@ -96,29 +96,6 @@ func keyKind(typ string) kind {
 	return kindString
 }
 
-// jsonValue makes v encodable with every digit of its numbers.
-func jsonValue(v any) any {
-	switch x := v.(type) {
-	case streamproc.Number:
-		return json.Number(x)
-	case streamproc.Item:
-		return jsonValue(map[string]any(x))
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = jsonValue(e)
-		}
-		return out
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = jsonValue(e)
-		}
-		return out
-	}
-	return v
-}
-
 // loadTable scans t into a DuckDB table named t.View. Items go in as JSON
 // text through the appender (one pass over the store, so a live table is
 // read once), and json_transform then types every attribute by what its
@@ -160,7 +137,7 @@ func (db *DB) loadTable(ctx context.Context, t TableSource) error {
 				for k, v := range it {
 					kinds[k] = merge(kinds[k], kindOf(v))
 				}
-				b, err := json.Marshal(jsonValue(map[string]any(it)))
+				b, err := json.Marshal(it)
 				if err != nil {
 					_ = app.Close()
 					return fmt.Errorf("encode item: %w", err)

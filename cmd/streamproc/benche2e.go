@@ -2,8 +2,10 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -11,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -31,6 +34,8 @@ type benchE2EFlags struct {
 	cpuProfile string
 	uiAddr     string
 	browser    string
+	compare    string
+	rounds     int
 }
 
 func (m *Main) benchE2ECmd(g *globalFlags) *cobra.Command {
@@ -46,11 +51,15 @@ produce→EventData latency p50/p99 (record arrival to the end of the consumer
 invocation that wrote it); and peak RSS.
 
 With --ui-addr the dashboard is served during the run, and with --browser a
-headless browser keeps the page open, so the cost of watching can be
-measured: compare a run with them and one without.`,
+headless browser keeps the page open. --compare dashboard measures what
+watching costs: it runs --rounds pairs of runs, alternating without and with
+the page open (served on 127.0.0.1:0, in --browser), and reports the
+ratio of the medians — the machine's noise hits both sides alike — and the
+CPU the browser and this process used.`,
 		Example: `  streamproc bench e2e --rate max --duration 30s
   streamproc bench e2e --rate 5000 --duration 30s
-  streamproc bench e2e --rate max --ui-addr 127.0.0.1:0 --browser /usr/bin/chromium`,
+  streamproc bench e2e --rate max --ui-addr 127.0.0.1:0 --browser /usr/bin/chromium
+  streamproc bench e2e --compare dashboard --browser /usr/bin/chromium --rounds 3`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return m.benchE2E(cmd.Context(), g, f) },
 	}
@@ -60,6 +69,8 @@ measured: compare a run with them and one without.`,
 	cmd.Flags().StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	cmd.Flags().StringVar(&f.uiAddr, "ui-addr", "off", "serve the dashboard on this address during the run")
 	cmd.Flags().StringVar(&f.browser, "browser", "", "open the dashboard in this headless Chromium during the run (needs --ui-addr)")
+	cmd.Flags().StringVar(&f.compare, "compare", "", "compare runs without and with this open: dashboard (needs --browser)")
+	cmd.Flags().IntVar(&f.rounds, "rounds", 3, "with --compare: pairs of runs")
 	return cmd
 }
 
@@ -72,16 +83,108 @@ func (m *Main) benchE2E(ctx context.Context, g *globalFlags, f *benchE2EFlags) e
 		}
 		rate = n
 	}
-	if f.browser != "" && (f.uiAddr == "off" || f.uiAddr == "") {
+	switch {
+	case f.compare != "" && f.compare != "dashboard":
+		return usagef("--compare takes dashboard")
+	case f.compare != "" && f.browser == "":
+		return usagef("--compare dashboard needs --browser (e.g. --browser /usr/bin/chromium)")
+	case f.compare != "" && f.rounds < 1:
+		return usagef("--rounds must be at least 1")
+	case f.compare == "" && f.browser != "" && (f.uiAddr == "off" || f.uiAddr == ""):
 		return usagef("--browser needs --ui-addr (e.g. --ui-addr 127.0.0.1:0)")
 	}
 	r, err := resolveTemplate(g)
 	if err != nil {
 		return err
 	}
+	if f.compare == "" {
+		res, err := m.runE2E(ctx, r, f, rate, f.uiAddr, f.browser, f.cpuProfile)
+		if err != nil {
+			return err
+		}
+		res.print(m.Stdout)
+		return nil
+	}
+	var closed, open []e2eResult
+	for round := 1; round <= f.rounds; round++ {
+		for _, watched := range []bool{false, true} {
+			addr, browser, what := "off", "", "page closed"
+			if watched {
+				addr, browser, what = "127.0.0.1:0", f.browser, "page open"
+			}
+			fmt.Fprintf(m.Stderr, "bench e2e: round %d/%d, %s\n", round, f.rounds, what)
+			res, err := m.runE2E(ctx, r, f, rate, addr, browser, "")
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(m.Stderr, "  %.0f tweets/s sustained, p99 %v, CPU %.1f s here + %.1f s browser\n", res.sustained(), res.p99, res.cpu.Seconds(), res.browserCPU.Seconds())
+			if watched {
+				open = append(open, res)
+			} else {
+				closed = append(closed, res)
+			}
+		}
+	}
+	med := func(rs []e2eResult, v func(e2eResult) float64) float64 {
+		xs := make([]float64, len(rs))
+		for i, r := range rs {
+			xs[i] = v(r)
+		}
+		slices.Sort(xs)
+		return xs[len(xs)/2]
+	}
+	sustained := func(r e2eResult) float64 { return r.sustained() }
+	p99 := func(r e2eResult) float64 { return r.p99.Seconds() }
+	perSec := func(d func(e2eResult) time.Duration) func(e2eResult) float64 {
+		return func(r e2eResult) float64 { return d(r).Seconds() / r.total.Seconds() }
+	}
+	cpu := perSec(func(r e2eResult) time.Duration { return r.cpu })
+	bcpu := perSec(func(r e2eResult) time.Duration { return r.browserCPU })
+	fmt.Fprintf(m.Stdout, "%-22s %14s %14s %8s\n", "median of "+strconv.Itoa(f.rounds), "page closed", "page open", "ratio")
+	fmt.Fprintf(m.Stdout, "%-22s %14.0f %14.0f %8.2f\n", "sustained tweets/s", med(closed, sustained), med(open, sustained), med(open, sustained)/med(closed, sustained))
+	fmt.Fprintf(m.Stdout, "%-22s %14.3f %14.3f %8.2f\n", "p99 latency s", med(closed, p99), med(open, p99), med(open, p99)/med(closed, p99))
+	fmt.Fprintf(m.Stdout, "%-22s %14.2f %14.2f\n", "CPU cores here", med(closed, cpu), med(open, cpu))
+	fmt.Fprintf(m.Stdout, "%-22s %14s %14.2f\n", "CPU cores browser", "-", med(open, bcpu))
+	return nil
+}
+
+// e2eResult is what one bench e2e run measured.
+type e2eResult struct {
+	produced, throttled, delivered, trendRecords int64
+	consumed                                     float64
+	produceTime, total                           time.Duration
+	p50, p99                                     time.Duration
+	batches                                      int
+	// cpu is what this process used during the run; browserCPU what the
+	// browser's processes used (zero without one).
+	cpu, browserCPU time.Duration
+	pages           int // dashboard pages connected at the end; -1: no dashboard
+}
+
+func (r e2eResult) sustained() float64 { return r.consumed / r.total.Seconds() }
+
+func (r e2eResult) print(w io.Writer) {
+	fmt.Fprintf(w, "produced       %d tweets in %v: %.0f tweets/s (%d throttled)\n", r.produced, r.produceTime.Round(time.Millisecond), float64(r.produced)/r.produceTime.Seconds(), r.throttled)
+	fmt.Fprintf(w, "EventData      %.0f records consumed in %v: %.0f tweets/s sustained\n", r.consumed, r.total.Round(time.Millisecond), r.sustained())
+	fmt.Fprintf(w, "delivery       %d records read by the delivery stream: %.0f/s\n", r.delivered, float64(r.delivered)/r.total.Seconds())
+	fmt.Fprintf(w, "trending       %d records counted: %.0f/s\n", r.trendRecords, float64(r.trendRecords)/r.total.Seconds())
+	fmt.Fprintf(w, "latency        produce→EventData p50 %v, p99 %v (%d batches)\n", r.p50, r.p99, r.batches)
+	fmt.Fprintf(w, "CPU            %.1f s in this process (%.2f cores)\n", r.cpu.Seconds(), r.cpu.Seconds()/r.total.Seconds())
+	if r.browserCPU > 0 {
+		fmt.Fprintf(w, "browser CPU    %.1f s (%.2f cores)\n", r.browserCPU.Seconds(), r.browserCPU.Seconds()/r.total.Seconds())
+	}
+	fmt.Fprintf(w, "peak RSS       %s\n", peakRSS())
+	if r.pages >= 0 {
+		fmt.Fprintf(w, "dashboard      served, %d page(s) connected at the end\n", r.pages)
+	}
+}
+
+// runE2E runs the stack of r in a scratch data dir and measures it.
+func (m *Main) runE2E(ctx context.Context, r *stack.Resolved, f *benchE2EFlags, rate int, uiAddr, browserPath, cpuProfile string) (e2eResult, error) {
+	res := e2eResult{pages: -1}
 	dir, err := os.MkdirTemp("", "streamproc-bench-")
 	if err != nil {
-		return err
+		return res, err
 	}
 	if !f.keep {
 		defer os.RemoveAll(dir)
@@ -96,30 +199,31 @@ func (m *Main) benchE2E(ctx context.Context, g *globalFlags, f *benchE2EFlags) e
 		if dim == "FunctionName" && strings.HasSuffix(value, "-DataStreamConsumer") {
 			lat.observe(name, v)
 		}
-		if f.uiAddr != "off" {
+		if uiAddr != "off" {
 			durations.Observe(name, dim, value, v)
 		}
 	}
 	st, err := stack.Start(ctx, r, stack.Options{Dir: dir, Now: m.Now, Logger: slog.New(slog.DiscardHandler), Metrics: reg, Functions: m.functions, Getenv: m.Getenv, PollInterval: 100 * time.Millisecond})
 	if err != nil {
-		return err
+		return res, err
 	}
 	defer st.Close()
-	ui, err := m.serveDashboard(ctx, st, reg, durations, f.uiAddr, "bench", dir, slog.New(slog.DiscardHandler))
+	ui, err := m.serveDashboard(ctx, st, reg, durations, uiAddr, "bench", dir, slog.New(slog.DiscardHandler))
 	if err != nil {
-		return err
+		return res, err
 	}
 	defer ui.stop()
-	if f.browser != "" {
-		stopBrowser, err := openHeadless(ctx, f.browser, ui.url)
+	var browser *headless
+	if browserPath != "" {
+		browser, err = openHeadless(ctx, browserPath, ui.url)
 		if err != nil {
-			return err
+			return res, err
 		}
-		defer stopBrowser()
+		defer browser.stop()
 		// Measure with the page open: wait until it has connected.
 		for deadline := time.Now().Add(30 * time.Second); ui.dash.Clients() == 0; time.Sleep(50 * time.Millisecond) {
 			if time.Now().After(deadline) {
-				return fmt.Errorf("the browser did not open %s within 30s", ui.url)
+				return res, fmt.Errorf("the browser did not open %s within 30s", ui.url)
 			}
 		}
 	}
@@ -140,15 +244,16 @@ func (m *Main) benchE2E(ctx context.Context, g *globalFlags, f *benchE2EFlags) e
 		tw := gen.Next()
 		pool[i] = streamproc.Record{PartitionKey: tw.ScreenName, Data: tw.Raw}
 	}
-	stopProfile, err := startCPUProfile(f.cpuProfile)
+	stopProfile, err := startCPUProfile(cpuProfile)
 	if err != nil {
 		stopRun()
 		<-runDone
-		return err
+		return res, err
 	}
 	defer stopProfile()
 	fmt.Fprintf(m.Stderr, "bench e2e: %d shard(s), rate %s, %v …\n", plan.Streams[0].Shards, f.rate, f.duration)
 	start := time.Now()
+	cpuStart, browserStart := processCPU(), browser.cpu()
 	var produced, throttled int64
 	deadline := start.Add(f.duration)
 	for i := 0; time.Now().Before(deadline) && ctx.Err() == nil; {
@@ -170,13 +275,13 @@ func (m *Main) benchE2E(ctx context.Context, g *globalFlags, f *benchE2EFlags) e
 			size += len(rec.Data) + len(rec.PartitionKey)
 			batch = append(batch, rec)
 		}
-		res, err := eng.PutRecords(ctx, name, batch)
+		put, err := eng.PutRecords(ctx, name, batch)
 		if err != nil {
 			stopRun()
 			<-runDone
-			return err
+			return res, err
 		}
-		for _, x := range res {
+		for _, x := range put {
 			if x.ErrorCode != "" {
 				throttled++
 			} else {
@@ -192,50 +297,109 @@ func (m *Main) benchE2E(ctx context.Context, g *globalFlags, f *benchE2EFlags) e
 		time.Sleep(50 * time.Millisecond)
 	}
 	total := time.Since(start)
+	res.cpu, res.browserCPU = processCPU()-cpuStart, browser.cpu()-browserStart
 	stopRun()
 	<-runDone
-	var delivered int64
 	for _, d := range st.Deliveries() {
-		delivered += d.Stats().RecordsIn
+		res.delivered += d.Stats().RecordsIn
 	}
 	maps, plans := st.Mappings()
-	var trendRecords int64
 	for i, mp := range maps {
 		if strings.Contains(plans[i].Function, "Trending") {
-			trendRecords += mp.Stats().RecordsSucceeded
+			res.trendRecords += mp.Stats().RecordsSucceeded
 		}
 	}
-	p50, p99 := lat.percentiles()
-	fmt.Fprintf(m.Stdout, "produced       %d tweets in %v: %.0f tweets/s (%d throttled)\n", produced, produceTime.Round(time.Millisecond), float64(produced)/produceTime.Seconds(), throttled)
-	fmt.Fprintf(m.Stdout, "EventData      %.0f records consumed in %v: %.0f tweets/s sustained\n", consumed(), total.Round(time.Millisecond), consumed()/total.Seconds())
-	fmt.Fprintf(m.Stdout, "delivery       %d records read by the delivery stream: %.0f/s\n", delivered, float64(delivered)/total.Seconds())
-	fmt.Fprintf(m.Stdout, "trending       %d records counted: %.0f/s\n", trendRecords, float64(trendRecords)/total.Seconds())
-	fmt.Fprintf(m.Stdout, "latency        produce→EventData p50 %v, p99 %v (%d batches)\n", p50, p99, lat.n())
-	fmt.Fprintf(m.Stdout, "peak RSS       %s\n", peakRSS())
+	res.p50, res.p99 = lat.percentiles()
+	res.batches = lat.n()
+	res.produced, res.throttled, res.consumed = produced, throttled, consumed()
+	res.produceTime, res.total = produceTime, total
 	if ui.dash != nil {
-		fmt.Fprintf(m.Stdout, "dashboard      served, %d page(s) connected at the end\n", ui.dash.Clients())
+		res.pages = ui.dash.Clients()
 	}
-	return nil
+	return res, nil
 }
 
-// openHeadless starts a headless Chromium on url in a scratch profile; stop
-// ends it.
-func openHeadless(ctx context.Context, path, url string) (stop func(), err error) {
+// headless is a headless Chromium showing one page.
+type headless struct {
+	cmd     *exec.Cmd
+	profile string
+}
+
+// openHeadless starts a headless Chromium on url in a scratch profile, in
+// its own process group so its CPU can be counted and it can be ended
+// whole.
+func openHeadless(ctx context.Context, path, url string) (*headless, error) {
 	profile, err := os.MkdirTemp("", "streamproc-browser-")
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.CommandContext(ctx, path, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-		"--disable-background-networking", "--remote-debugging-port=0", "--user-data-dir="+profile, url)
+		"--disable-background-networking", "--disable-breakpad", "--disable-crash-reporter", "--remote-debugging-port=0", "--user-data-dir="+profile, url)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		os.RemoveAll(profile)
 		return nil, fmt.Errorf("--browser: %w", err)
 	}
-	return func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		os.RemoveAll(profile)
-	}, nil
+	return &headless{cmd: cmd, profile: profile}, nil
+}
+
+// cpu is the CPU time the browser's processes have used so far (Linux:
+// user+system of every process in its group; zero elsewhere or when h is
+// nil).
+func (h *headless) cpu() time.Duration {
+	if h == nil {
+		return 0
+	}
+	return groupCPU(h.cmd.Process.Pid)
+}
+
+func (h *headless) stop() {
+	_ = syscall.Kill(-h.cmd.Process.Pid, syscall.SIGKILL)
+	_ = h.cmd.Wait()
+	os.RemoveAll(h.profile)
+}
+
+// processCPU is the CPU time (user+system) this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// groupCPU sums utime+stime of the live processes of process group pgid
+// from /proc (clock ticks of 1/100 s, the Linux default USER_HZ).
+func groupCPU(pgid int) time.Duration {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	var ticks int64
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// The command name is in parentheses and may hold spaces: fields
+		// are counted from the last ')'.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		fields := strings.Fields(string(b[i+1:]))
+		// After the name: state(3) ppid(4) pgrp(5) … utime(14) stime(15).
+		if len(fields) < 13 || fields[2] != strconv.Itoa(pgid) {
+			continue
+		}
+		u, _ := strconv.ParseInt(fields[11], 10, 64)
+		s, _ := strconv.ParseInt(fields[12], 10, 64)
+		ticks += u + s
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond
 }
 
 // latencies pairs each batch's IteratorAge with the Duration that follows.

@@ -202,34 +202,12 @@ func keyValue(typ, s string) (any, error) {
 // printItem writes an item as one JSON line, numbers as JSON numbers with
 // all their digits.
 func printItem(w io.Writer, it streamproc.Item) error {
-	b, err := json.Marshal(jsonValue(map[string]any(it)))
+	b, err := json.Marshal(it)
 	if err != nil {
 		return err
 	}
 	_, err = fmt.Fprintln(w, string(b))
 	return err
-}
-
-func jsonValue(v any) any {
-	switch x := v.(type) {
-	case streamproc.Number:
-		return json.Number(x)
-	case streamproc.Item:
-		return jsonValue(map[string]any(x))
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = jsonValue(e)
-		}
-		return out
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = jsonValue(e)
-		}
-		return out
-	}
-	return v
 }
 
 func (m *Main) dlqCmd(g *globalFlags) *cobra.Command {

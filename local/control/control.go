@@ -118,45 +118,7 @@ func reply(w http.ResponseWriter, v any, err error) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(plain(v))
-}
-
-// plain turns streamproc.Number into json.Number so numbers travel as JSON
-// numbers (and come back as numbers, not strings).
-func plain(v any) any {
-	switch x := v.(type) {
-	case streamproc.Number:
-		return json.Number(x)
-	case streamproc.Item:
-		if x == nil {
-			return nil
-		}
-		return plain(map[string]any(x))
-	case map[string]any:
-		if x == nil {
-			return nil
-		}
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = plain(e)
-		}
-		return out
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = plain(e)
-		}
-		return out
-	case []streamproc.Item:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = plain(e)
-		}
-		return out
-	case streamproc.Page:
-		return map[string]any{"Items": plain(x.Items), "LastKey": plain(x.LastKey)}
-	}
-	return v
+	_ = json.NewEncoder(w).Encode(v)
 }
 
 // Client reads a running stack's data.
