@@ -199,14 +199,9 @@ func (t objectTable) selectFrom(files []string, compression, dir string) string 
 	// the table location (objectFiles only passes paths that have them).
 	// DuckDB counts characters, not bytes.
 	t.writePartitionAndExtra(&b, dir)
-	b.WriteString("\nFROM read_json([")
-	for i, f := range files {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(quoteString(f))
-	}
-	b.WriteString("], format='newline_delimited', compression=")
+	b.WriteString("\nFROM read_json(")
+	writeList(&b, files)
+	b.WriteString(", format='newline_delimited', compression=")
 	b.WriteString(quoteString(compression))
 	b.WriteString(", filename=true, timestampformat='%Y-%m-%d %H:%M:%S', columns={")
 	for i, c := range t.Columns {
@@ -241,15 +236,22 @@ func (t objectTable) selectFromParquet(files []string, dir string) string {
 		fmt.Fprintf(&b, "CAST(%s AS %s) AS %s, ", quoteIdent(c.Name), c.Type, quoteIdent(c.Name))
 	}
 	t.writePartitionAndExtra(&b, dir)
-	b.WriteString("\nFROM read_parquet([")
+	b.WriteString("\nFROM read_parquet(")
+	writeList(&b, files)
+	b.WriteString(", filename=true, union_by_name=true)")
+	return b.String()
+}
+
+// writeList writes files as a SQL list of string literals.
+func writeList(b *strings.Builder, files []string) {
+	b.WriteByte('[')
 	for i, f := range files {
 		if i > 0 {
 			b.WriteString(", ")
 		}
 		b.WriteString(quoteString(f))
 	}
-	b.WriteString("], filename=true, union_by_name=true)")
-	return b.String()
+	b.WriteByte(']')
 }
 
 // empty is a relation with t's columns and no rows.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -23,66 +22,6 @@ const chromiumPath = "/usr/bin/chromium"
 // upOverrides give short windows, so trends and deliveries show up within
 // seconds.
 const upOverrides = "TrendsWindowSeconds=2 DeliveryBufferSeconds=2"
-
-// uiAddr finds the dashboard's address in up's summary.
-var uiAddr = regexp.MustCompile(`dashboard    (http://127\.0\.0\.1:\d+)/`)
-
-// runningUp is `streamproc up` running in-process.
-type runningUp struct {
-	ui       string // the dashboard's base URL
-	endpoint string
-	dir      string
-	stop     func() (code int, stderr string)
-}
-
-// startUp runs up with the synthetic source at rate tweets/s on a free
-// port and returns once its address is printed.
-func startUp(t *testing.T, rate int) *runningUp {
-	t.Helper()
-	dir := t.TempDir()
-	var stderr lockedBuffer
-	m := &Main{Stdin: strings.NewReader(""), Stdout: &lockedBuffer{}, Stderr: &stderr, Getenv: func(string) (string, bool) { return "", false }}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	go func() {
-		done <- m.Run(ctx, []string{"--data-dir", dir, "-t", "../../template.yaml", "up", "--rate", fmt.Sprint(rate),
-			"--addr", "127.0.0.1:0", "--ui-addr", "127.0.0.1:0", "--poll-interval", "100ms", "--status-interval", "0", "--drain-timeout", "10s",
-			"--parameter-overrides", upOverrides})
-	}()
-	u := &runningUp{dir: dir}
-	stopped := false
-	var code int
-	u.stop = func() (int, string) {
-		if !stopped {
-			stopped = true
-			cancel()
-			select {
-			case code = <-done:
-			case <-time.After(2 * time.Minute):
-				t.Errorf("up did not stop:\n%s", stderr.String())
-			}
-		}
-		return code, stderr.String()
-	}
-	t.Cleanup(func() { u.stop() })
-	for deadline := time.Now().Add(60 * time.Second); u.endpoint == "" || u.ui == ""; time.Sleep(20 * time.Millisecond) {
-		if mm := apiAddr.FindStringSubmatch(stderr.String()); mm != nil {
-			u.endpoint = mm[1]
-		}
-		if mm := uiAddr.FindStringSubmatch(stderr.String()); mm != nil {
-			u.ui = mm[1]
-		}
-		select {
-		case code := <-done:
-			t.Fatalf("up exited %d:\n%s", code, stderr.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("up did not start:\n%s", stderr.String())
-		}
-	}
-	return u
-}
 
 // The dashboard in a real browser against up with the synthetic source:
 // every resource of the plan is on the page, the charts move, trending
@@ -103,7 +42,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := startUp(t, 300)
+	u := startUp(t, "--rate", "300", "--ui-addr", "127.0.0.1:0", "--poll-interval", "100ms", "--drain-timeout", "10s", "--parameter-overrides", upOverrides)
 
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromiumPath), chromedp.NoSandbox, chromedp.DisableGPU,
@@ -257,7 +196,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		}
 	}
 
-	if code, stderr := u.stop(); code != 0 {
+	if code, stderr := u.stop(t); code != 0 {
 		t.Fatalf("up exited %d:\n%s", code, stderr)
 	}
 }
@@ -265,7 +204,7 @@ func TestDashboardInBrowser(t *testing.T) {
 // streamproc logs prints the functions' logs that up keeps in the data
 // dir, while up runs (--follow) and after it stopped.
 func TestLogsCommand(t *testing.T) {
-	u := startUp(t, 200)
+	u := startUp(t, "--rate", "200", "--ui-addr", "127.0.0.1:0", "--poll-interval", "100ms", "--drain-timeout", "10s", "--parameter-overrides", upOverrides)
 	c := &cli{t: t, dir: u.dir, now: time.Now()}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -290,7 +229,7 @@ func TestLogsCommand(t *testing.T) {
 			t.Errorf("followed line %q", l)
 		}
 	}
-	if code, stderr := u.stop(); code != 0 {
+	if code, stderr := u.stop(t); code != 0 {
 		t.Fatalf("up exited %d:\n%s", code, stderr)
 	}
 	all := c.mustRun("", "logs", "DataStreamConsumer", "--since", "0")

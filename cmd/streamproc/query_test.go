@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"compress/gzip"
 	"context"
 	"encoding/csv"
@@ -102,24 +101,9 @@ func (c *cli) count(sql string) int {
 func TestQueryAfterUp(t *testing.T) {
 	for _, compression := range []string{"UNCOMPRESSED", "GZIP"} {
 		t.Run(compression, func(t *testing.T) {
-			dir := t.TempDir()
-			var stderr lockedBuffer
-			m := &Main{Stdin: strings.NewReader(""), Stdout: &bytes.Buffer{}, Stderr: &stderr, Getenv: func(string) (string, bool) { return "", false }}
-			done := make(chan int, 1)
-			go func() {
-				done <- m.Run(context.Background(), []string{"--data-dir", dir, "-t", "../../template.yaml", "up",
-					"--rate", "300", "--addr", "127.0.0.1:0", "--ui-addr", "off", "--duration", "3s", "--poll-interval", "50ms", "--status-interval", "0",
-					"--parameter-overrides", "DeliveryBufferSeconds=1 ConsumerBatchingWindowSeconds=0 DeliveryCompression=" + compression})
-			}()
-			var endpoint string
-			for deadline := time.Now().Add(30 * time.Second); endpoint == ""; time.Sleep(20 * time.Millisecond) {
-				if mm := apiAddr.FindStringSubmatch(stderr.String()); mm != nil {
-					endpoint = mm[1]
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("up did not start:\n%s", stderr.String())
-				}
-			}
+			u := startUp(t, "--rate", "300", "--ui-addr", "off", "--duration", "3s", "--poll-interval", "50ms",
+				"--parameter-overrides", "DeliveryBufferSeconds=1 ConsumerBatchingWindowSeconds=0 DeliveryCompression="+compression)
+			dir, endpoint := u.dir, u.endpoint
 			client := kinesis.New(kinesis.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint),
 				Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", "")})
 			var entries []types.PutRecordsRequestEntry
@@ -139,8 +123,8 @@ func TestQueryAfterUp(t *testing.T) {
 			if live == 0 {
 				t.Error("a query while up runs saw no EventData items")
 			}
-			if code := <-done; code != 0 {
-				t.Fatalf("up exited %d:\n%s", code, stderr.String())
+			if code, stderr := u.wait(t); code != 0 {
+				t.Fatalf("up exited %d:\n%s", code, stderr)
 			}
 
 			lines, distinct, gz := deliveredTweets(t, filepath.Join(dir, "buckets", "streamproc-deliverybucket-local"))

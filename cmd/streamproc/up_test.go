@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -23,32 +22,15 @@ import (
 	"github.com/streamproc/streamproc/tweet"
 )
 
-var apiAddr = regexp.MustCompile(`Kinesis API  (http://127\.0\.0\.1:\d+)`)
-
 // The whole pipeline in-process: `up` with no built-in source, tweets,
 // garbage and stream notices written by an independent Kinesis client
 // through the Kinesis API; after the run the table, the delivered objects,
 // the error output, the dead letters and the Trends table all agree with what
 // was written.
 func TestUpEndToEnd(t *testing.T) {
-	dir := t.TempDir()
-	var stderr lockedBuffer
-	m := &Main{Stdin: strings.NewReader(""), Stdout: &bytes.Buffer{}, Stderr: &stderr, Getenv: func(string) (string, bool) { return "", false }}
-	done := make(chan int, 1)
-	go func() {
-		done <- m.Run(context.Background(), []string{"--data-dir", dir, "-t", "../../template.yaml", "up",
-			"--source", "none", "--addr", "127.0.0.1:0", "--ui-addr", "off", "--duration", "5s", "--poll-interval", "50ms", "--status-interval", "0",
-			"--parameter-overrides", "DeliveryBufferSeconds=1 TrendsWindowSeconds=1 ConsumerBatchingWindowSeconds=0 ShardCount=2"})
-	}()
-	var endpoint string
-	for deadline := time.Now().Add(30 * time.Second); endpoint == ""; time.Sleep(20 * time.Millisecond) {
-		if mm := apiAddr.FindStringSubmatch(stderr.String()); mm != nil {
-			endpoint = mm[1]
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("up did not start:\n%s", stderr.String())
-		}
-	}
+	u := startUp(t, "--source", "none", "--ui-addr", "off", "--duration", "5s", "--poll-interval", "50ms",
+		"--parameter-overrides", "DeliveryBufferSeconds=1 TrendsWindowSeconds=1 ConsumerBatchingWindowSeconds=0 ShardCount=2")
+	dir, endpoint := u.dir, u.endpoint
 	client := kinesis.New(kinesis.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint),
 		Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", "")})
 	gen := synthetic.New(synthetic.Options{Seed: 7, DeleteRate: 0.05})
@@ -83,8 +65,8 @@ func TestUpEndToEnd(t *testing.T) {
 	if live != len(tweets) {
 		t.Errorf("live table scan through the running stack saw %d items, want %d", live, len(tweets))
 	}
-	if code := <-done; code != 0 {
-		t.Fatalf("up exited %d:\n%s", code, stderr.String())
+	if code, stderr := u.wait(t); code != 0 {
+		t.Fatalf("up exited %d:\n%s", code, stderr)
 	}
 
 	items := jsonLines(t, c.mustRun("", "table", "scan", "EventData"))
