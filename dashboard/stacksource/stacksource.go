@@ -250,14 +250,26 @@ func (s *Source) Topology(context.Context) (dashboard.Topology, error) {
 			Help: "Amber/red: data freshness is high, records wait too long for delivery. Check the transformer's errors and duration; lower DeliveryBufferSeconds."})
 		edge(streamID[dp.Stream], dp.LogicalID, "", false)
 		last := dp.LogicalID
-		if dp.Processor != "" {
-			edge(dp.LogicalID, dp.Processor, "transform", false)
-			last = dp.Processor
+		if dp.Processor != "" || dp.Conversion != nil {
 			errID := "errors:" + dp.LogicalID
+			help := "Records the transformer marked ProcessingFailed, with their original bytes, under the error output prefix of the bucket. They are listed below."
+			if dp.Conversion != nil {
+				help = "Records that failed processing or did not convert to the table's schema, with their bytes, under the error output prefix of the bucket. They are listed below."
+			}
 			node(dashboard.Node{ID: errID, Label: "error output", Name: staticPrefix(dp.ErrorOutputPrefix), Type: "ErrorOutputPrefix of " + dp.LogicalID, Kind: "failures",
-				Detail: staticPrefix(dp.ErrorOutputPrefix), Failure: true,
-				Help: "Records the transformer marked ProcessingFailed, with their original bytes, under the error output prefix of the bucket. They are listed below."})
-			edge(dp.Processor, errID, "processing failed", true)
+				Detail: staticPrefix(dp.ErrorOutputPrefix), Failure: true, Help: help})
+			label := "processing failed"
+			if dp.Processor != "" {
+				edge(dp.LogicalID, dp.Processor, "transform", false)
+				last = dp.Processor
+			}
+			switch {
+			case dp.Processor == "":
+				label = "conversion failed"
+			case dp.Conversion != nil:
+				label = "processing or conversion failed"
+			}
+			edge(last, errID, label, true)
 		}
 		edge(last, "bucket:"+dp.Bucket, strings.TrimSuffix(staticPrefix(dp.Prefix), "/"), false)
 	}
@@ -421,7 +433,8 @@ func (s *Source) Sample(ctx context.Context) (dashboard.Sample, error) {
 			perQueue[d] += float64(st.FailureRecords)
 		}
 	}
-	var failed float64
+	var failed, convFailed float64
+	converts := false
 	perBucket := map[string]float64{}
 	objects := map[string]int64{}
 	for i, d := range s.st.Deliveries() {
@@ -430,10 +443,12 @@ func (s *Source) Sample(ctx context.Context) (dashboard.Sample, error) {
 		point("delivered", dp.LogicalID, float64(st.ObjectRecords))
 		point("freshness", dp.LogicalID, st.DataFreshness.Seconds())
 		node(dashboard.NodeSample{ID: dp.LogicalID, Count: float64(st.RecordsIn), Errors: float64(st.InvocationFailures), Lag: st.DataFreshness})
-		if dp.Processor != "" {
-			node(dashboard.NodeSample{ID: "errors:" + dp.LogicalID, Count: float64(st.RecordsFailed), Text: plural(int(st.RecordsFailed), "record")})
+		if n := st.RecordsFailed + st.ConversionFailed; dp.Processor != "" || dp.Conversion != nil {
+			node(dashboard.NodeSample{ID: "errors:" + dp.LogicalID, Count: float64(n), Text: plural(int(n), "record")})
 		}
 		failed += float64(st.RecordsFailed)
+		convFailed += float64(st.ConversionFailed)
+		converts = converts || dp.Conversion != nil
 		perBucket[dp.Bucket] += float64(st.ObjectRecords)
 		objects[dp.Bucket] += st.Objects
 	}
@@ -461,6 +476,9 @@ func (s *Source) Sample(ctx context.Context) (dashboard.Sample, error) {
 	node(dashboard.NodeSample{ID: nodeDeadLetters, Count: dead, Text: plural(int(dead), "record")})
 	point("failed", "dead letters", dead)
 	point("failed", "processing failed", failed)
+	if converts {
+		point("failed", "format conversion failed", convFailed)
+	}
 	point("failed", "discarded by mapping", discarded)
 	point("failed", "on-failure records", onFailure)
 	return out, nil

@@ -314,12 +314,20 @@ func parseOnFailure(q string, line []byte) (dashboard.Failure, error) {
 	return f, nil
 }
 
-// errorOutput reads the newest processing-failed objects of a delivery
-// stream: the error prefix evaluated for this hour and the previous one is
-// listed, and the newest few objects are read (each once).
+// errorOutput reads the newest error-output objects of a delivery stream
+// (processing-failed, and format-conversion-failed when it converts): the
+// error prefix evaluated for this hour and the previous one is listed, and
+// the newest few objects are read (each once).
 func (s *Source) errorOutput(ctx context.Context, d *firehose.DeliveryStream, limit int) ([]dashboard.Failure, error) {
 	cfg := d.Config()
-	if cfg.Processor == nil {
+	var types []string
+	if cfg.Processor != nil {
+		types = append(types, firehose.ErrorOutputTypeProcessingFailed)
+	}
+	if cfg.Conversion != nil {
+		types = append(types, firehose.ErrorOutputTypeFormatConversionFailed)
+	}
+	if len(types) == 0 {
 		return nil, nil
 	}
 	var bucketName string
@@ -338,13 +346,15 @@ func (s *Source) errorOutput(ctx context.Context, d *firehose.DeliveryStream, li
 		// Cannot be evaluated ahead: list everything under its static part.
 		prefixes = []string{staticPrefix(cfg.ErrorOutputPrefix)}
 	} else {
-		for _, t := range []time.Time{now.Add(-time.Hour), now} {
-			p, err := cfg.KeyPrefix(t, "processing-failed", strings.NewReader(strings.Repeat("0", 64)))
-			if err != nil {
-				return nil, fmt.Errorf("error output of %s: %w", cfg.Name, err)
-			}
-			if !slices.Contains(prefixes, p) {
-				prefixes = append(prefixes, p)
+		for _, et := range types {
+			for _, t := range []time.Time{now.Add(-time.Hour), now} {
+				p, err := cfg.KeyPrefix(t, et, strings.NewReader(strings.Repeat("0", 64)))
+				if err != nil {
+					return nil, fmt.Errorf("error output of %s: %w", cfg.Name, err)
+				}
+				if !slices.Contains(prefixes, p) {
+					prefixes = append(prefixes, p)
+				}
 			}
 		}
 	}
@@ -378,16 +388,32 @@ func (s *Source) errorOutput(ctx context.Context, d *firehose.DeliveryStream, li
 	return out, nil
 }
 
+// parseEnvelope reads one line of an error-output object, either kind:
+// processing-failed envelopes carry errorCode/errorMessage, conversion
+// error records lastErrorCode/lastErrorMessage or, in AWS's newer
+// spelling, ErrorCode/ErrorMessage under a format-conversion-failed key
+// (keys match without regard to case).
 func parseEnvelope(key string, line []byte) (dashboard.Failure, error) {
-	var e firehose.ErrorRecord
+	var e struct {
+		firehose.ErrorRecord
+		LastErrorCode    string `json:"lastErrorCode"`
+		LastErrorMessage string `json:"lastErrorMessage"`
+	}
 	if err := json.Unmarshal(line, &e); err != nil {
 		return dashboard.Failure{}, err
 	}
-	reason := e.ErrorCode
-	if e.ErrorMessage != "" {
-		reason += ": " + e.ErrorMessage
+	kind, code, msg := "processing failed", e.ErrorCode, e.ErrorMessage
+	switch {
+	case e.LastErrorCode != "" || e.LastErrorMessage != "":
+		kind, code, msg = "format conversion failed", e.LastErrorCode, e.LastErrorMessage
+	case strings.Contains(key, firehose.ErrorOutputTypeFormatConversionFailed):
+		kind = "format conversion failed"
 	}
-	return dashboard.Failure{Time: time.UnixMilli(e.AttemptEndingTimestamp).UTC(), Kind: "processing failed", Where: key, Reason: reason, Data: printable(e.RawData)}, nil
+	reason := code
+	if msg != "" {
+		reason += ": " + msg
+	}
+	return dashboard.Failure{Time: time.UnixMilli(e.AttemptEndingTimestamp).UTC(), Kind: kind, Where: key, Reason: reason, Data: printable(e.RawData)}, nil
 }
 
 // printable shows raw bytes as text: UTF-8 text as is (control characters
