@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"slices"
@@ -55,7 +57,10 @@ headless browser keeps the page open. --compare dashboard measures what
 watching costs: it runs --rounds pairs of runs, alternating without and with
 the page open (served on 127.0.0.1:0, in --browser), and reports the
 ratio of the medians — the machine's noise hits both sides alike — and the
-CPU the browser and this process used.`,
+CPU the browser and this process used. Whenever the dashboard is served,
+the run also follows its event stream and searches it by user twice a
+second, and reports the longest gap between live updates and the search
+latency: whether the page stays responsive under the load.`,
 		Example: `  streamproc bench e2e --rate max --duration 30s
   streamproc bench e2e --rate 5000 --duration 30s
   streamproc bench e2e --rate max --ui-addr 127.0.0.1:0 --browser /usr/bin/chromium
@@ -145,6 +150,14 @@ func (m *Main) benchE2E(ctx context.Context, g *globalFlags, f *benchE2EFlags) e
 	fmt.Fprintf(m.Stdout, "%-22s %14.3f %14.3f %8.2f\n", "p99 latency s", med(closed, p99), med(open, p99), med(open, p99)/med(closed, p99))
 	fmt.Fprintf(m.Stdout, "%-22s %14.2f %14.2f\n", "CPU cores here", med(closed, cpu), med(open, cpu))
 	fmt.Fprintf(m.Stdout, "%-22s %14s %14.2f\n", "CPU cores browser", "-", med(open, bcpu))
+	var worst uiProbeResult
+	for _, r := range open {
+		worst.MaxGap = max(worst.MaxGap, r.ui.MaxGap)
+		worst.SearchP99 = max(worst.SearchP99, r.ui.SearchP99)
+		worst.Failed += r.ui.Failed
+	}
+	fmt.Fprintf(m.Stdout, "page open, worst round: longest gap between live updates %v, search by user p99 %v, %d failed requests\n",
+		worst.MaxGap.Round(time.Millisecond), worst.SearchP99.Round(100*time.Microsecond), worst.Failed)
 	return nil
 }
 
@@ -159,6 +172,7 @@ type e2eResult struct {
 	// browser's processes used (zero without one).
 	cpu, browserCPU time.Duration
 	pages           int // dashboard pages connected at the end; -1: no dashboard
+	ui              uiProbeResult
 }
 
 func (r e2eResult) sustained() float64 { return r.consumed / r.total.Seconds() }
@@ -175,7 +189,7 @@ func (r e2eResult) print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "peak RSS       %s\n", peakRSS())
 	if r.pages >= 0 {
-		fmt.Fprintf(w, "dashboard      served, %d page(s) connected at the end\n", r.pages)
+		fmt.Fprintf(w, "dashboard      served, %d page(s) connected at the end; %s\n", r.pages, r.ui)
 	}
 }
 
@@ -252,6 +266,10 @@ func (m *Main) runE2E(ctx context.Context, r *stack.Resolved, f *benchE2EFlags, 
 	}
 	defer stopProfile()
 	fmt.Fprintf(m.Stderr, "bench e2e: %d shard(s), rate %s, %v …\n", plan.Streams[0].Shards, f.rate, f.duration)
+	var probe *uiProbe
+	if ui.url != "" {
+		probe = startUIProbe(ctx, ui.url, pool[0].PartitionKey)
+	}
 	start := time.Now()
 	cpuStart, browserStart := processCPU(), browser.cpu()
 	var produced, throttled int64
@@ -298,6 +316,9 @@ func (m *Main) runE2E(ctx context.Context, r *stack.Resolved, f *benchE2EFlags, 
 	}
 	total := time.Since(start)
 	res.cpu, res.browserCPU = processCPU()-cpuStart, browser.cpu()-browserStart
+	if probe != nil {
+		res.ui = probe.stop()
+	}
 	stopRun()
 	<-runDone
 	for _, d := range st.Deliveries() {
@@ -319,6 +340,104 @@ func (m *Main) runE2E(ctx context.Context, r *stack.Resolved, f *benchE2EFlags, 
 	return res, nil
 }
 
+// uiProbe watches the dashboard during a run as a page would: it follows
+// the event stream, noting when each tick arrives, and searches EventData
+// by user every half second, timing the answer.
+type uiProbe struct {
+	cancel context.CancelFunc
+	done   sync.WaitGroup
+
+	mu       sync.Mutex
+	ticks    []time.Time
+	searches []time.Duration
+	failed   int
+}
+
+// uiProbeResult is what a uiProbe saw.
+type uiProbeResult struct {
+	Ticks            int
+	MaxGap           time.Duration // longest time between two ticks
+	Searches, Failed int
+	SearchP50        time.Duration
+	SearchP99        time.Duration
+}
+
+func (r uiProbeResult) String() string {
+	return fmt.Sprintf("%d ticks, longest gap %v; %d searches by user, p50 %v p99 %v, %d failed",
+		r.Ticks, r.MaxGap.Round(time.Millisecond), r.Searches, r.SearchP50.Round(100*time.Microsecond), r.SearchP99.Round(100*time.Microsecond), r.Failed)
+}
+
+func startUIProbe(ctx context.Context, base, user string) *uiProbe {
+	ctx, cancel := context.WithCancel(ctx)
+	p := &uiProbe{cancel: cancel}
+	p.done.Add(2)
+	go func() {
+		defer p.done.Done()
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"events", nil)
+		if err != nil {
+			return
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return
+		}
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 64<<10), 16<<20)
+		for sc.Scan() {
+			if sc.Text() == "event: tick" {
+				p.mu.Lock()
+				p.ticks = append(p.ticks, time.Now())
+				p.mu.Unlock()
+			}
+		}
+	}()
+	go func() {
+		defer p.done.Done()
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			start := time.Now()
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"api/items?user="+url.QueryEscape(user), nil)
+			resp, err := http.DefaultClient.Do(req)
+			ok := err == nil && resp.StatusCode == http.StatusOK
+			if err == nil {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			d := time.Since(start)
+			p.mu.Lock()
+			if ok {
+				p.searches = append(p.searches, d)
+			} else if ctx.Err() == nil {
+				p.failed++
+			}
+			p.mu.Unlock()
+		}
+	}()
+	return p
+}
+
+func (p *uiProbe) stop() uiProbeResult {
+	p.cancel()
+	p.done.Wait()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	r := uiProbeResult{Ticks: len(p.ticks), Searches: len(p.searches), Failed: p.failed}
+	for i := 1; i < len(p.ticks); i++ {
+		r.MaxGap = max(r.MaxGap, p.ticks[i].Sub(p.ticks[i-1]))
+	}
+	if s := slices.Sorted(slices.Values(p.searches)); len(s) > 0 {
+		r.SearchP50, r.SearchP99 = s[len(s)/2], s[min(len(s)-1, len(s)*99/100)]
+	}
+	return r
+}
+
 // headless is a headless Chromium showing one page.
 type headless struct {
 	cmd     *exec.Cmd
@@ -334,7 +453,7 @@ func openHeadless(ctx context.Context, path, url string) (*headless, error) {
 		return nil, err
 	}
 	cmd := exec.CommandContext(ctx, path, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-		"--disable-background-networking", "--disable-breakpad", "--disable-crash-reporter", "--remote-debugging-port=0", "--user-data-dir="+profile, url)
+		"--disable-background-networking", "--disable-quic", "--disable-component-update", "--disable-sync", "--disable-breakpad", "--disable-crash-reporter", "--remote-debugging-port=0", "--user-data-dir="+profile, url)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		os.RemoveAll(profile)
