@@ -541,15 +541,22 @@ func (m *Main) statusLine(st *stack.Stack, reg *metrics.Registry, produced *atom
 			age = max(age, sh.IteratorAge)
 		}
 	}
-	var objects, delivered, failed int64
+	var objects, delivered, failed, convFailed int64
+	converts := false
 	for _, d := range st.Deliveries() {
 		s := d.Stats()
 		objects += s.Objects
 		delivered += s.ObjectRecords
 		failed += s.RecordsFailed
+		convFailed += s.ConversionFailed
+		converts = converts || d.Config().Conversion != nil
 	}
-	return fmt.Sprintf("produced %d | consumed %d | items %d | delivered %d records in %d objects | processing-failed %d | dead-lettered %d | function errors %d | failed batches %d | iterator age %v",
-		produced.Load(), consumed, int64(reg.Sum(consumer.MetricTweets)), delivered, objects, failed,
+	conversion := ""
+	if converts {
+		conversion = fmt.Sprintf(" | conversion-failed %d", convFailed)
+	}
+	return fmt.Sprintf("produced %d | consumed %d | items %d | delivered %d records in %d objects | processing-failed %d%s | dead-lettered %d | function errors %d | failed batches %d | iterator age %v",
+		produced.Load(), consumed, int64(reg.Sum(consumer.MetricTweets)), delivered, objects, failed, conversion,
 		int64(reg.Sum(consumer.MetricDeadLettered)), errs, failures, age.Round(time.Millisecond))
 }
 
