@@ -52,8 +52,9 @@ func startUp(t *testing.T, args ...string) *runningUp {
 			u.ui = mm[1]
 		}
 		select {
-		case code := <-u.done:
-			t.Fatalf("up exited %d:\n%s", code, u.stderr.String())
+		case u.code = <-u.done:
+			u.exited = true
+			t.Fatalf("up exited %d:\n%s", u.code, u.stderr.String())
 		default:
 		}
 		if time.Now().After(deadline) {

@@ -264,13 +264,17 @@ func (t *tail) close() {
 // race-free: a file rotated before that open already has its final name
 // when the directory is listed, and one rotated after it is the file just
 // opened or newer, where reading stops.
-func (t *tail) catchUp(ctx context.Context) error {
+func (t *tail) catchUp(ctx context.Context) (err error) {
 	cur, err := os.Open(t.current)
 	var curInfo os.FileInfo
 	switch {
 	case err == nil:
+		defer func() {
+			if t.f != cur {
+				cur.Close() // not handed over: an error ended the catch-up
+			}
+		}()
 		if curInfo, err = cur.Stat(); err != nil {
-			cur.Close()
 			return fmt.Errorf("function log: %w", err)
 		}
 	case errors.Is(err, fs.ErrNotExist):
@@ -280,10 +284,21 @@ func (t *tail) catchUp(ctx context.Context) error {
 	}
 	rotated, err := rotatedFiles(t.current)
 	if err != nil {
-		if cur != nil {
-			cur.Close()
-		}
 		return err
+	}
+	if cur != nil {
+		// A directory listing is no snapshot: if the file opened as current
+		// was renamed while it ran, the listing may lack it and hold newer
+		// ones. The rename is done once the name points elsewhere, so a
+		// second listing has it.
+		if st, err := os.Stat(t.current); err != nil || !os.SameFile(st, curInfo) {
+			if rotated, err = rotatedFiles(t.current); err != nil {
+				return err
+			}
+		}
+	}
+	if n := len(rotated); n > 0 && rotated[n-1].n < t.last {
+		t.last = 0 // numbering restarted: the data dir was cleared
 	}
 	for _, rf := range rotated {
 		if rf.n <= t.last {
@@ -300,6 +315,8 @@ func (t *tail) catchUp(ctx context.Context) error {
 		}
 		if err == nil {
 			_, err = emitLines(ctx, bufio.NewReaderSize(f, 64<<10), nil, t.opts, t.fn)
+		} else {
+			err = fmt.Errorf("function log: %w", err)
 		}
 		f.Close()
 		if err != nil {
@@ -346,7 +363,9 @@ func (t *tail) step(ctx context.Context) (bool, error) {
 		}
 		for _, rf := range rotated {
 			if fi, err := os.Stat(rf.path); err == nil && os.SameFile(fi, t.info) {
-				t.last = rf.n
+				// Never back: catchUp may have read newer files first when
+				// retention deleted ours before it listed.
+				t.last = max(t.last, rf.n)
 				break
 			}
 		}
