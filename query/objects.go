@@ -71,7 +71,24 @@ var errorsTable = objectTable{
 	Extra: []extraColumn{{"rawdata_text", "VARCHAR", `try(decode(from_base64("rawData")))`}},
 }
 
-// PartitionColumn is the partition key of both Glue tables; its values are
+// conversionErrorsTable mirrors the Glue table conversion_errors:
+// Firehose's format-conversion-failed records (DeliveryFormat=PARQUET), in
+// the schema firehose.ConversionErrorRecord writes.
+var conversionErrorsTable = objectTable{
+	Columns: []glueColumn{
+		{"attemptsmade", "bigint", "BIGINT", "attemptsMade"},
+		{"arrivaltimestamp", "bigint", "BIGINT", "arrivalTimestamp"},
+		{"lasterrorcode", "string", "VARCHAR", "lastErrorCode"},
+		{"lasterrormessage", "string", "VARCHAR", "lastErrorMessage"},
+		{"attemptendingtimestamp", "bigint", "BIGINT", "attemptEndingTimestamp"},
+		{"rawdata", "string", "VARCHAR", "rawData"},
+		{"sequencenumber", "string", "VARCHAR", "sequenceNumber"},
+		{"subsequencenumber", "bigint", "BIGINT", "subSequenceNumber"},
+	},
+	Extra: []extraColumn{{"rawdata_text", "VARCHAR", `try(decode(from_base64("rawData")))`}},
+}
+
+// PartitionColumn is the partition key of the Glue tables; its values are
 // the object key's yyyy/MM/dd/HH, as partition projection gives them.
 const PartitionColumn = "datehour"
 

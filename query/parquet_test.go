@@ -23,8 +23,9 @@ import (
 
 // deliverParquet runs records through a local delivery stream configured
 // as template.yaml's with DeliveryFormat=PARQUET (no processor: the records
-// are already the transformer's lines) into bucketDir.
-func deliverParquet(t *testing.T, bucketDir string, records [][]byte) {
+// are already the transformer's lines) into bucketDir; failed records
+// must not convert.
+func deliverParquet(t *testing.T, bucketDir string, records [][]byte, failed int) {
 	t.Helper()
 	ctx := context.Background()
 	tpl, err := stack.Load("../template.yaml")
@@ -82,7 +83,7 @@ func deliverParquet(t *testing.T, bucketDir string, records [][]byte) {
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("Run: %v", err)
 	}
-	if st := d.Stats(); st.Objects != 1 || st.ConversionFailed != 0 {
+	if st := d.Stats(); st.Objects != 1 || st.ConversionFailed != int64(failed) {
 		t.Fatalf("delivery stats %+v", st)
 	}
 }
@@ -101,7 +102,7 @@ func TestParquetRecords(t *testing.T) {
 		}
 	}
 	before := time.Now().UTC().Format("2006/01/02/15") // the records' arrival hour
-	deliverParquet(t, bucket, records)
+	deliverParquet(t, bucket, records, 0)
 	after := time.Now().UTC().Format("2006/01/02/15")
 	// JSON objects from before the switch to PARQUET, in another hour.
 	older, _ := condensed(t, 5, 5)
@@ -157,5 +158,46 @@ func TestParquetRecords(t *testing.T) {
 	// Timestamps compare with current_timestamp as the named queries do.
 	if got := one(t, db, "SELECT count(*) FROM records WHERE created_at >= CAST(current_timestamp - INTERVAL '1' HOUR AS timestamp) AND datehour <> '2026/11/26/10'"); got != int64(len(tws)) {
 		t.Errorf("rows of the last hour = %v, want %d", got, len(tws))
+	}
+}
+
+// Records that do not convert land in the error output and read through
+// conversion_errors, with Firehose's error code and the record's bytes.
+func TestConversionErrorsView(t *testing.T) {
+	bucket := t.TempDir()
+	lines, _ := condensed(t, 3, 3)
+	var records [][]byte
+	for _, l := range bytes.SplitAfter(lines, []byte("\n")) {
+		if len(l) > 0 {
+			records = append(records, l)
+		}
+	}
+	bad := []string{"not json at all\n", `{"id":"twelve","created_at":"2026-11-26 10:00:00"}` + "\n"}
+	for _, b := range bad {
+		records = append(records, []byte(b))
+	}
+	hour := time.Now().UTC().Format("2006/01/02/15")
+	deliverParquet(t, bucket, records, len(bad))
+	db := open(t, Options{BucketDir: bucket})
+	if got := one(t, db, "SELECT count(*) FROM records"); got != int64(3) {
+		t.Errorf("records = %v, want the 3 that converted", got)
+	}
+	res, err := db.Query(context.Background(), "SELECT rawdata_text, lasterrorcode, lasterrormessage, attemptsmade, datehour, sequencenumber FROM conversion_errors ORDER BY rawdata_text")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Rows) != len(bad) {
+		t.Fatalf("conversion_errors = %v, want %d rows", res.Rows, len(bad))
+	}
+	for i, row := range res.Rows {
+		if row[0] != bad[i] {
+			t.Errorf("row %d rawdata_text = %q", i, row[0])
+		}
+		code, _ := row[1].(string)
+		msg, _ := row[2].(string)
+		dh, _ := row[4].(string)
+		if !strings.HasPrefix(code, "DataFormatConversion.") || msg == "" || row[3] != int64(1) || dh < hour || row[5] == "" {
+			t.Errorf("row %d = %v", i, row)
+		}
 	}
 }

@@ -30,14 +30,16 @@ import (
 
 // Default key prefixes of the Glue tables' locations in template.yaml.
 const (
-	DefaultRecordsPrefix = "tweets/"
-	DefaultErrorsPrefix  = "errors/processing-failed/"
+	DefaultRecordsPrefix          = "tweets/"
+	DefaultErrorsPrefix           = "errors/processing-failed/"
+	DefaultConversionErrorsPrefix = "errors/format-conversion-failed/"
 )
 
 // Views over the delivered objects.
 const (
-	ViewRecords = "records"
-	ViewErrors  = "errors"
+	ViewRecords          = "records"
+	ViewErrors           = "errors"
+	ViewConversionErrors = "conversion_errors"
 )
 
 // TableSource is one stack table exposed as a view.
@@ -54,10 +56,11 @@ type Options struct {
 	// BucketDir is the local bucket's directory
 	// (<data-dir>/buckets/<bucket>). Empty: records and errors are empty.
 	BucketDir string
-	// RecordsPrefix and ErrorsPrefix are the key prefixes of the records and
-	// errors tables' locations (defaults DefaultRecordsPrefix and
-	// DefaultErrorsPrefix).
-	RecordsPrefix, ErrorsPrefix string
+	// RecordsPrefix, ErrorsPrefix and ConversionErrorsPrefix are the key
+	// prefixes of the records, errors and conversion_errors tables'
+	// locations (defaults DefaultRecordsPrefix, DefaultErrorsPrefix and
+	// DefaultConversionErrorsPrefix).
+	RecordsPrefix, ErrorsPrefix, ConversionErrorsPrefix string
 	// Tables is where TableSpecs are read from (an embedded table store or a
 	// running stack's control client). Nil: no table views.
 	Tables streamproc.Table
@@ -103,7 +106,10 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	if opts.ErrorsPrefix == "" {
 		opts.ErrorsPrefix = DefaultErrorsPrefix
 	}
-	seen := map[string]bool{ViewRecords: true, ViewErrors: true}
+	if opts.ConversionErrorsPrefix == "" {
+		opts.ConversionErrorsPrefix = DefaultConversionErrorsPrefix
+	}
+	seen := map[string]bool{ViewRecords: true, ViewErrors: true, ViewConversionErrors: true}
 	for _, t := range opts.TableSpecs {
 		if !validName.MatchString(t.View) || seen[strings.ToLower(t.View)] {
 			return nil, fmt.Errorf("query: table view name %q is not a plain identifier or is taken", t.View)
@@ -171,10 +177,7 @@ func (db *DB) Close() error {
 func (db *DB) Refresh(ctx context.Context) error {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	for _, v := range []struct {
-		name, prefix string
-		def          objectTable
-	}{{ViewRecords, db.opts.RecordsPrefix, recordsTable}, {ViewErrors, db.opts.ErrorsPrefix, errorsTable}} {
+	for _, v := range db.objectViews() {
 		n, err := db.createObjectView(ctx, v.name, v.prefix, v.def)
 		if err != nil {
 			return err
@@ -190,13 +193,29 @@ func (db *DB) Refresh(ctx context.Context) error {
 	return nil
 }
 
-// Views lists what SQL can name: records, errors, then the table views.
+// objectView is a view over delivered objects: its name, where its objects
+// are and what they hold.
+type objectView struct {
+	name, prefix string
+	def          objectTable
+}
+
+func (db *DB) objectViews() []objectView {
+	return []objectView{
+		{ViewRecords, db.opts.RecordsPrefix, recordsTable},
+		{ViewErrors, db.opts.ErrorsPrefix, errorsTable},
+		{ViewConversionErrors, db.opts.ConversionErrorsPrefix, conversionErrorsTable},
+	}
+}
+
+// Views lists what SQL can name: records, errors, conversion_errors, then
+// the table views.
 func (db *DB) Views() []View {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	vs := []View{
-		{ViewRecords, fmt.Sprintf("%d objects under %s", db.objects[ViewRecords], db.opts.RecordsPrefix)},
-		{ViewErrors, fmt.Sprintf("%d objects under %s", db.objects[ViewErrors], db.opts.ErrorsPrefix)},
+	var vs []View
+	for _, v := range db.objectViews() {
+		vs = append(vs, View{v.name, fmt.Sprintf("%d objects under %s", db.objects[v.name], v.prefix)})
 	}
 	if db.opts.Tables != nil {
 		for _, t := range db.opts.TableSpecs {

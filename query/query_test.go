@@ -336,7 +336,7 @@ func TestTableViews(t *testing.T) {
 	if want := []string{`{"k":1}`, `"s"`, "[a, b]"}; !slices.Equal(got, want) {
 		t.Errorf("row = %q, want %q", got, want)
 	}
-	if got := len(db.Views()); got != 4 {
+	if got := len(db.Views()); got != 5 {
 		t.Errorf("Views = %v", db.Views())
 	}
 }
@@ -391,6 +391,8 @@ func TestViewsMatchGlueTables(t *testing.T) {
 			def = recordsTable
 		case ViewErrors:
 			def = errorsTable
+		case ViewConversionErrors:
+			def = conversionErrorsTable
 		default:
 			t.Errorf("Glue table %s has no local view", name)
 			continue
@@ -418,7 +420,7 @@ func TestViewsMatchGlueTables(t *testing.T) {
 			t.Errorf("Glue table %s partitioning changed: %v %v", name, parts, in["Parameters"])
 		}
 	}
-	if !found[ViewRecords] || !found[ViewErrors] {
+	if !found[ViewRecords] || !found[ViewErrors] || !found[ViewConversionErrors] {
 		t.Errorf("Glue tables found: %v", found)
 	}
 }

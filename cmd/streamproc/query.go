@@ -49,6 +49,11 @@ tables Athena has on AWS, so queries/*.sql run unchanged on both:
              attemptsmade, arrivaltimestamp, errorcode, errormessage,
              attemptendingtimestamp, rawdata (base64), lambdaarn, datehour, and
              rawdata_text: rawdata decoded when it is UTF-8 text
+  conversion_errors
+             records that did not convert to Parquet (DeliveryFormat=PARQUET;
+             the Glue table conversion_errors): attemptsmade, arrivaltimestamp,
+             lasterrorcode, lasterrormessage, attemptendingtimestamp, rawdata,
+             sequencenumber, subsequencenumber, datehour, rawdata_text
   eventdata  the stack's tables, by their short names in lower case, scanned
   trends     when a statement first names them; attributes keep their names
 
@@ -208,7 +213,7 @@ func queryLocations(g *globalFlags) (query.Options, error) {
 		sd, _ := in["StorageDescriptor"].(map[string]any)
 		name, _ := in["Name"].(string)
 		loc, _ := sd["Location"].(string)
-		if name != query.ViewRecords && name != query.ViewErrors {
+		if name != query.ViewRecords && name != query.ViewErrors && name != query.ViewConversionErrors {
 			continue
 		}
 		b, prefix, ok := strings.Cut(strings.TrimPrefix(loc, "s3://"), "/")
@@ -216,13 +221,16 @@ func queryLocations(g *globalFlags) (query.Options, error) {
 			return opts, fmt.Errorf("%s: Glue table %s: location %q is not s3://bucket/prefix/", g.template, name, loc)
 		}
 		if bucket != "" && b != bucket {
-			return opts, fmt.Errorf("%s: the Glue tables records and errors are in different buckets (%s, %s); streamproc query reads one", g.template, bucket, b)
+			return opts, fmt.Errorf("%s: the Glue tables records, errors and conversion_errors are in different buckets (%s, %s); streamproc query reads one", g.template, bucket, b)
 		}
 		bucket = b
-		if name == query.ViewRecords {
+		switch name {
+		case query.ViewRecords:
 			opts.RecordsPrefix = prefix
-		} else {
+		case query.ViewErrors:
 			opts.ErrorsPrefix = prefix
+		default:
+			opts.ConversionErrorsPrefix = prefix
 		}
 	}
 	if bucket == "" {
