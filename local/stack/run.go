@@ -103,7 +103,7 @@ type scheduled struct {
 // Start opens the embedded components in opts.Dir, creates every stream,
 // table, bucket and queue of the plan, and builds the functions, event
 // source mappings, delivery streams and schedules. Nothing runs until Run.
-func Start(ctx context.Context, r *Resolved, opts Options) (s *Stack, err error) {
+func Start(ctx context.Context, r *Resolved, opts Options) (_ *Stack, err error) {
 	plan, err := r.Plan()
 	if err != nil {
 		return nil, err
@@ -123,7 +123,9 @@ func Start(ctx context.Context, r *Resolved, opts Options) (s *Stack, err error)
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
-	s = &Stack{plan: plan, env: r.Env, log: opts.Logger, buckets: map[string]*blob.Bucket{}, functions: map[string]FunctionPlan{}, fireAtStart: opts.FireSchedulesAtStart}
+	// s is not the named result: an early return sets that to nil, and the
+	// deferred Close must still see what was opened.
+	s := &Stack{plan: plan, env: r.Env, log: opts.Logger, buckets: map[string]*blob.Bucket{}, functions: map[string]FunctionPlan{}, fireAtStart: opts.FireSchedulesAtStart}
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -157,6 +159,18 @@ func Start(ctx context.Context, r *Resolved, opts Options) (s *Stack, err error)
 		err := s.deps.Stream.CreateStream(ctx, sp.Name, sp.Shards)
 		if err != nil && stream.ErrorCode(err) != stream.CodeResourceInUse {
 			return nil, fmt.Errorf("stream %s: %w", sp.LogicalID, err)
+		}
+		if err != nil {
+			// It exists from an earlier run: its shards must be what the
+			// template asks for, or the run would silently differ from it.
+			shards, err := s.deps.Stream.Shards(ctx, sp.Name)
+			if err != nil {
+				return nil, fmt.Errorf("stream %s: %w", sp.LogicalID, err)
+			}
+			if open := len(shards); open != sp.Shards { // no resharding: every shard is open
+				return nil, fmt.Errorf("stream %s (%s) in %s has %d shard(s), the template asks for %d: resharding an existing local stream is not supported; "+
+					"run 'streamproc down --purge' to start empty, use another --data-dir, or keep ShardCount=%d", sp.LogicalID, sp.Name, opts.Dir, open, sp.Shards, open)
+			}
 		}
 		if err == nil && sp.RetentionHours != 24 {
 			if err := s.deps.Stream.SetRetention(ctx, sp.Name, sp.RetentionHours); err != nil {

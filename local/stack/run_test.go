@@ -183,3 +183,48 @@ func TestFireSchedulesAtStart(t *testing.T) {
 		}
 	}
 }
+
+// A data dir another stack holds, a shard count the existing stream does
+// not have, or a template the engine refuses, are errors that say what to
+// do, never a crash; and a refused Start leaves the dir usable.
+func TestStartRefusals(t *testing.T) {
+	tm, err := Load("../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resolve := func(over map[string]string) *Resolved {
+		r, err := tm.Resolve(Env{Overrides: over})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	start := func(dir string, r *Resolved) (*Stack, error) {
+		return Start(context.Background(), r, Options{Dir: dir, Functions: (&spy{}).factory, Logger: slog.New(slog.DiscardHandler)})
+	}
+	dir := t.TempDir()
+	first, err := start(dir, resolve(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := start(dir, resolve(nil)); err == nil || !strings.Contains(err.Error(), "another streamproc process is using") {
+		t.Errorf("second Start on a held dir: %v", err)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := start(dir, resolve(map[string]string{"ShardCount": "3"})); err == nil || !strings.Contains(err.Error(), "has 1 shard(s), the template asks for 3") ||
+		!strings.Contains(err.Error(), "down --purge") {
+		t.Errorf("Start with another shard count: %v", err)
+	}
+	if _, err := start(t.TempDir(), resolve(map[string]string{"ShardCount": "99999"})); err == nil || !strings.Contains(err.Error(), "shard limit") {
+		t.Errorf("Start over the shard limit: %v", err)
+	}
+	again, err := start(dir, resolve(nil))
+	if err != nil {
+		t.Fatalf("the dir is not usable after refusals: %v", err)
+	}
+	if err := again.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
