@@ -150,16 +150,24 @@ func (m *Main) up(ctx context.Context, g *globalFlags, f *upFlags) error {
 	reg := metrics.New()
 	durations := stacksource.NewDurations(m.Now)
 	reg.OnSet = durations.Observe // per-function duration percentiles for the dashboard and /metrics
-	fnLogs, err := logs.Open(filepath.Join(g.dataDir, "logs"), logs.Options{})
+	fileLevel, quiet := slog.LevelInfo, func(h slog.Handler) slog.Handler { return logs.AtLeast(h, slog.LevelWarn) }
+	if g.debug {
+		fileLevel, quiet = slog.LevelDebug, func(h slog.Handler) slog.Handler { return h }
+	}
+	fnLogs, err := logs.Open(filepath.Join(g.dataDir, "logs"), logs.Options{Level: fileLevel})
 	if err != nil {
 		return err
 	}
 	defer fnLogs.Close()
-	// Each function's logs also go to <data-dir>/logs/<function>.log, for `streamproc logs`.
+	// Each function's logs go to <data-dir>/logs/<function>.log, for
+	// `streamproc logs`; the console shows only their warnings and errors
+	// (everything with --debug), so the status line stays readable.
 	teeLogs := func(ctx context.Context, fp stack.FunctionPlan, deps stack.Deps) (stack.Handlers, error) {
-		deps.Logger = slog.New(fnLogs.Handler(deps.Logger.Handler(), fp.Name))
+		deps.Logger = slog.New(fnLogs.Handler(quiet(deps.Logger.Handler()), fp.Name))
 		return m.functions(ctx, fp, deps)
 	}
+	// The built-in source's log is kept the same way, as `streamproc logs source`.
+	srcLog := slog.New(fnLogs.Handler(quiet(log.Handler()), sourceLog))
 	st, err := stack.Start(ctx, r, stack.Options{Dir: g.dataDir, Now: m.Now, Logger: log, Metrics: reg, Functions: teeLogs, Getenv: getenv,
 		ParamsFile: f.params, PollInterval: f.pollInterval, FireSchedulesAtStart: kind == "xapi"})
 	if err != nil {
@@ -224,7 +232,7 @@ func (m *Main) up(ctx context.Context, g *globalFlags, f *upFlags) error {
 	defer stopSource()
 	srcDone := make(chan error, 1)
 	if src != nil {
-		go func() { srcDone <- m.runSource(srcCtx, st, src, f.rate, &produced, reg, log) }()
+		go func() { srcDone <- m.runSource(srcCtx, st, src, f.rate, &produced, reg, srcLog) }()
 	} else {
 		srcDone <- nil
 	}
@@ -411,7 +419,7 @@ func (m *Main) runSource(ctx context.Context, st *stack.Stack, src replay.Iterat
 		produced.Add(int64(res.TweetsPut))
 		reg.Add("IncomingRecords", "StreamName", name, float64(res.RecordsPut))
 		if res.Failed > 0 {
-			log.Warn("source: tweets the stream did not take (see the producer's log lines above)", "failed", res.Failed)
+			log.Warn("source: tweets the stream did not take (streamproc logs source says why)", "failed", res.Failed)
 		}
 		return err
 	}
@@ -523,6 +531,9 @@ func (m *Main) statusLoop(ctx context.Context, st *stack.Stack, reg *metrics.Reg
 		}
 	}
 }
+
+// sourceLog names the built-in source's log file (streamproc logs source).
+const sourceLog = "source"
 
 // statusLine is one line of live numbers: what went in, what each branch
 // did with it, and what went wrong.

@@ -49,6 +49,9 @@ type Options struct {
 	// Files is how many files are kept per function, the current one
 	// included (default DefaultFiles).
 	Files int
+	// Level is the lowest level written to the files (default Info),
+	// whatever the console shows.
+	Level slog.Leveler
 }
 
 // Dir writes function logs under one directory. Safe for concurrent use.
@@ -70,16 +73,19 @@ func Open(dir string, opts Options) (*Dir, error) {
 	if opts.Files <= 0 {
 		opts.Files = DefaultFiles
 	}
+	if opts.Level == nil {
+		opts.Level = slog.LevelInfo
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("logs dir: %w", err)
 	}
 	return &Dir{dir: dir, opts: opts, files: map[string]*rotator{}}, nil
 }
 
-// Handler returns a handler that passes every record to base and also
-// appends it, as JSON, to function's file. It records exactly what base
-// records (base decides the level), so the file and the console agree.
-// A nil base writes only the file, at Info and above.
+// Handler returns a handler that appends every record at Options.Level
+// or above to function's file, as JSON, and passes to base the records
+// base is enabled for: the console can stay quiet (see AtLeast) while the
+// file keeps the function's whole story. A nil base writes only the file.
 func (d *Dir) Handler(base slog.Handler, function string) slog.Handler {
 	d.mu.Lock()
 	name := FileName(function)
@@ -91,9 +97,9 @@ func (d *Dir) Handler(base slog.Handler, function string) slog.Handler {
 	d.mu.Unlock()
 	// slog's JSON handler writes each record with one Write call, which is
 	// what lets the rotator cut files only between records.
-	file := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug})
+	file := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: d.opts.Level})
 	if base == nil {
-		return tee{base: slog.NewJSONHandler(discard{}, nil), file: file}
+		base = slog.DiscardHandler
 	}
 	return tee{base: base, file: file}
 }
@@ -173,13 +179,23 @@ func rotatedFiles(base string) ([]rotatedFile, error) {
 	return out, nil
 }
 
-// tee passes records to base and to file; base decides what is enabled.
+// tee passes each record to base and to file, each if it is enabled for
+// its level.
 type tee struct{ base, file slog.Handler }
 
-func (t tee) Enabled(ctx context.Context, l slog.Level) bool { return t.base.Enabled(ctx, l) }
+func (t tee) Enabled(ctx context.Context, l slog.Level) bool {
+	return t.base.Enabled(ctx, l) || t.file.Enabled(ctx, l)
+}
 
 func (t tee) Handle(ctx context.Context, r slog.Record) error {
-	return errors.Join(t.base.Handle(ctx, r), t.file.Handle(ctx, r))
+	var errs []error
+	if t.base.Enabled(ctx, r.Level) {
+		errs = append(errs, t.base.Handle(ctx, r))
+	}
+	if t.file.Enabled(ctx, r.Level) {
+		errs = append(errs, t.file.Handle(ctx, r))
+	}
+	return errors.Join(errs...)
 }
 
 func (t tee) WithAttrs(as []slog.Attr) slog.Handler {
@@ -190,9 +206,30 @@ func (t tee) WithGroup(name string) slog.Handler {
 	return tee{base: t.base.WithGroup(name), file: t.file.WithGroup(name)}
 }
 
-type discard struct{}
+// AtLeast returns h restricted to records at level or above: a console
+// that shows warnings and errors while the files keep everything.
+func AtLeast(h slog.Handler, level slog.Leveler) slog.Handler {
+	return atLeast{h: h, level: level}
+}
 
-func (discard) Write(p []byte) (int, error) { return len(p), nil }
+type atLeast struct {
+	h     slog.Handler
+	level slog.Leveler
+}
+
+func (a atLeast) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= a.level.Level() && a.h.Enabled(ctx, l)
+}
+
+func (a atLeast) Handle(ctx context.Context, r slog.Record) error { return a.h.Handle(ctx, r) }
+
+func (a atLeast) WithAttrs(as []slog.Attr) slog.Handler {
+	return atLeast{h: a.h.WithAttrs(as), level: a.level}
+}
+
+func (a atLeast) WithGroup(name string) slog.Handler {
+	return atLeast{h: a.h.WithGroup(name), level: a.level}
+}
 
 // rotator is one function's current file, opened on the first write.
 type rotator struct {

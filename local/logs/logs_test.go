@@ -56,6 +56,36 @@ func TestTeeWritesFileAndBase(t *testing.T) {
 	}
 }
 
+// A quiet console (AtLeast Warn) still leaves every Info record in the
+// file, and Options.Level decides what the file keeps.
+func TestQuietConsoleFullFile(t *testing.T) {
+	for _, tc := range []struct {
+		level       slog.Level
+		fileEntries int
+	}{{slog.LevelInfo, 2}, {slog.LevelDebug, 3}} {
+		dir := t.TempDir()
+		d, err := Open(dir, Options{Level: tc.level})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var console bytes.Buffer
+		base := slog.NewTextHandler(&console, &slog.HandlerOptions{Level: slog.LevelDebug})
+		log := slog.New(d.Handler(AtLeast(base, slog.LevelWarn), "fn")).With("function", "fn")
+		log.Debug("details")
+		log.Info("batch processed", "records", 100)
+		log.WithGroup("g").Warn("record dead-lettered", "reason", "not UTF-8")
+		if err := d.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if got := console.String(); strings.Count(got, "\n") != 1 || !strings.Contains(got, "g.reason=") || !strings.Contains(got, "function=fn") {
+			t.Errorf("file level %v: console has %q, want the warning alone", tc.level, got)
+		}
+		if got := readAll(t, dir, "fn", ReadOptions{}); len(got) != tc.fileEntries {
+			t.Errorf("file level %v: file has %d entries, want %d: %v", tc.level, len(got), tc.fileEntries, got)
+		}
+	}
+}
+
 func TestRotationKeepsFilesAndOrder(t *testing.T) {
 	dir := t.TempDir()
 	d, err := Open(dir, Options{MaxBytes: 1000, Files: 3})
