@@ -208,6 +208,14 @@ func (db *DB) objectViews() []objectView {
 	}
 }
 
+// Objects is how many delivered objects the view over delivered objects
+// named view reads (0 for any other name).
+func (db *DB) Objects(view string) int {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return db.objects[view]
+}
+
 // Views lists what SQL can name: records, errors, conversion_errors, then
 // the table views.
 func (db *DB) Views() []View {
@@ -317,7 +325,9 @@ func (db *DB) sqlError(ctx context.Context, err error) error {
 		return fmt.Errorf("query: %w", ctx.Err())
 	}
 	var names []string
-	names = append(names, ViewRecords, ViewErrors)
+	for _, v := range db.objectViews() {
+		names = append(names, v.name)
+	}
 	if db.opts.Tables != nil {
 		for _, t := range db.opts.TableSpecs {
 			names = append(names, t.View)

@@ -25,8 +25,10 @@ func (m *Main) logsCmd(g *globalFlags) *cobra.Command {
 		Short: "Print a function's logs from the local stack, like sam logs",
 		Long: `Print the structured logs a function wrote while streamproc up ran: time
 (UTC), level, message and attributes, oldest first. up keeps them per
-function under <data-dir>/logs/<function>.log (JSON lines, rotated at 10 MB,
-3 files kept), so this works while up runs and after it stopped.
+function under <data-dir>/logs/<stack>-<Function>.log (JSON lines, at 10 MB
+renamed to .log.1, .log.2, …, 3 files kept), so this works while up runs and
+after it stopped; its console shows only their warnings and errors. The
+built-in source's log is 'streamproc logs source'.
 
 FUNCTION is a package name (consumer), a logical ID (DataStreamConsumer) or
 a physical name (streamproc-DataStreamConsumer). As with sam logs, only the

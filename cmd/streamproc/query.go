@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"unicode"
 
@@ -146,9 +147,19 @@ func (m *Main) query(ctx context.Context, g *globalFlags, f *queryFlags, args []
 		if interactive {
 			return m.repl(ctx, g, db, f)
 		}
-		return writeResult(ctx, m.Stdout, db, sql, f.format, f.maxWidth)
+		if err := writeResult(ctx, m.Stdout, db, sql, f.format, f.maxWidth); err != nil {
+			return err
+		}
+		if db.Objects(query.ViewRecords) == 0 && namesRecords.MatchString(sql) {
+			fmt.Fprintln(m.Stderr, "note: nothing is delivered yet: the delivery stream buffers records for up to DeliveryBufferSeconds (60 s by default)"+
+				" before it writes an object; wait, or run up with --parameter-overrides DeliveryBufferSeconds=5")
+		}
+		return nil
 	})
 }
+
+// namesRecords finds the records view in a statement.
+var namesRecords = regexp.MustCompile(`(?i)\brecords\b`)
 
 // withQueryDB opens DuckDB over g's data dir: the bucket at the Glue
 // tables' locations and the stack's tables, read through the running

@@ -175,7 +175,8 @@ func TestQueryCommand(t *testing.T) {
 		stderr []string
 	}{
 		{name: "list", args: []string{"query", "--list"}, stdout: []string{"top_hashtags", "The 20 most used hashtags in the last hour.", "failed_records"}},
-		{name: "empty records", args: []string{"query", "SELECT count(*) AS n FROM records"}, stdout: []string{"n\n-\n0\n(1 row)\n"}},
+		{name: "empty records", args: []string{"query", "SELECT count(*) AS n FROM records"}, stdout: []string{"n\n-\n0\n(1 row)\n"},
+			stderr: []string{"nothing is delivered yet", "DeliveryBufferSeconds"}},
 		{name: "empty named query", args: []string{"query", "--named", "language_mix"}, stdout: []string{"lang | tweets | percent", "(0 rows)"}},
 		{name: "empty table view", args: []string{"query", "SELECT * FROM trends"}, stdout: []string{"Window | Hashtag", "(0 rows)"}},
 		{name: "SQL from stdin", stdin: "SELECT 1 AS one, 'two' AS two", args: []string{"query", "--format", "csv"}, stdout: []string{"one,two\n1,two\n"}},
@@ -184,7 +185,7 @@ func TestQueryCommand(t *testing.T) {
 			stdout: []string{`{"t":"2026-11-26 10:00:01","l":[1,2],"n":null,"d":1.5,"s":"a<b"}`}},
 		{name: "table cuts long values", args: []string{"query", "--max-width", "5", "SELECT 'abcdefgh' AS s, 42 AS n"}, stdout: []string{"s     | n\n------+---\nabcd… | 42\n"}},
 		{name: "SQL error lists views", args: []string{"query", "SELECT * FROM tweets"}, code: exitError,
-			stderr: []string{"Catalog Error: Table with name tweets does not exist", "available views: records, errors, eventdata, producerstate, trends"}},
+			stderr: []string{"Catalog Error: Table with name tweets does not exist", "available views: records, errors, conversion_errors, eventdata, producerstate, trends"}},
 		{name: "unknown named query", args: []string{"query", "--named", "nope"}, code: exitUsage, stderr: []string{`no named query "nope"; choose one of failed_records, `}},
 		{name: "two sources", args: []string{"query", "--named", "top_authors", "SELECT 1"}, code: exitUsage},
 		{name: "bad format", args: []string{"query", "--format", "xml", "SELECT 1"}, code: exitUsage},

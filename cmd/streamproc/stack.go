@@ -121,7 +121,7 @@ func parseOverrides(args []string) (map[string]string, error) {
 				k, v, ok = k2, v2, true
 			}
 			if !ok || k == "" {
-				return nil, usagef("--parameter-overrides %q: expected Key=Value", kv)
+				return nil, usagef("--parameter-overrides %q: expected Key=Value (a value with spaces keeps its quotes inside single quotes: 'Key=\"a b\"')", kv)
 			}
 			out[k] = v
 		}
