@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -78,6 +79,9 @@ type globalFlags struct {
 	template  string
 	stackName string
 	debug     bool
+	// templateSet: -t was given, so a missing file is an error rather
+	// than a reason to use the built-in defaults.
+	templateSet bool
 	// parameterOverrides are template parameter values, as sam deploy takes them.
 	parameterOverrides []string
 }
@@ -94,14 +98,49 @@ embedded components with AWS's semantics.`,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
+	root.PersistentPreRun = func(c *cobra.Command, _ []string) { g.templateSet = c.Flags().Changed("template") }
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.dataDir, "data-dir", ".streamproc", "directory holding the local tables, streams, bucket and dead letters")
-	pf.StringVarP(&g.template, "template", "t", "template.yaml", "SAM template describing the stack (defaults are used when it does not exist)")
+	pf.StringVarP(&g.template, "template", "t", "template.yaml", "SAM template describing the stack (without -t, built-in defaults are used when ./template.yaml does not exist)")
 	pf.StringVar(&g.stackName, "stack-name", "streamproc", "stack name used to build physical resource names (<stack>-EventData, …)")
 	pf.BoolVar(&g.debug, "debug", false, "log at debug level")
 	pf.StringArrayVar(&g.parameterOverrides, "parameter-overrides", nil, "template parameter values, Key=Value (repeatable), as sam deploy takes them")
 	root.AddCommand(m.upCmd(g), m.downCmd(g), m.invokeCmd(g), m.generateEventCmd(g), m.tableCmd(g), m.dlqCmd(g), m.kinesisCmd(g), m.benchCmd(g), m.produceCmd(g), m.queryCmd(g), m.logsCmd(g))
+	argsAreUsage(root)
 	return root
+}
+
+// argsAreUsage makes a wrong number of arguments or an unknown subcommand
+// a usage error (exit 2, with the --help hint) on c and every command
+// under it, like a bad flag.
+func argsAreUsage(c *cobra.Command) {
+	if c.HasSubCommands() && c.Run == nil && c.RunE == nil {
+		// A group: alone it shows its help; an unknown subcommand is a
+		// usage error, with a suggestion.
+		c.SuggestionsMinimumDistance = 2
+		c.Args = func(c *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return nil
+			}
+			msg := fmt.Sprintf("unknown command %q for %q", args[0], c.CommandPath())
+			if s := c.SuggestionsFor(args[0]); len(s) > 0 {
+				msg += "; did you mean " + strings.Join(s, " or ") + "?"
+			}
+			return errors.New(msg)
+		}
+		c.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
+	}
+	if check := c.Args; check != nil {
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if err := check(cmd, args); err != nil {
+				return usageError{err}
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		argsAreUsage(sub)
+	}
 }
 
 // logger writes function logs to stderr, as sam local does, keeping stdout

@@ -38,7 +38,7 @@ import (
 func (m *Main) benchCmd(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Measure throughput against a running service",
+		Short: "Measure throughput: the Kinesis API against a peer, or the whole local stack",
 	}
 	cmd.AddCommand(m.benchKinesisCmd(g), m.benchE2ECmd(g))
 	return cmd

@@ -192,7 +192,13 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"invoke", "consumer", "--bogus"}, exitUsage, "unknown flag"},
 		{[]string{"table", "scan", "Nope"}, exitUsage, "choose one of EventData"},
 		{[]string{"generate-event", "sqs"}, exitUsage, "kinesis, firehose or schedule"},
-		{[]string{"--parameter-overrides", "Nope=1", "table", "list"}, exitError, "no such parameter"},
+		{[]string{"--parameter-overrides", "Nope=1", "table", "list"}, exitUsage, "no such parameter"},
+		{[]string{"--parameter-overrides", "ConsumerBatchSize=abc", "table", "list"}, exitUsage, "is not a number"},
+		{[]string{"--parameter-overrides", "ProducerSchedule=rate(1 hour)", "table", "list"}, exitUsage, "single quotes"},
+		{[]string{"tabel", "list"}, exitUsage, `unknown command "tabel"`},
+		{[]string{"-t", "nosuch.yaml", "table", "list"}, exitUsage, "-t nosuch.yaml: no such file"},
+		{[]string{"table", "scan"}, exitUsage, "accepts 1 arg(s), received 0"},
+		{[]string{"dlq", "a", "b"}, exitUsage, "--help"},
 		{[]string{"invoke", "consumer", "-e", "-"}, exitError, "generate-event kinesis"},
 	}
 	for _, tc := range tests {

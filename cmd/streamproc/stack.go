@@ -96,6 +96,9 @@ func loadStack(g *globalFlags) (stackDef, error) {
 		return st, err
 	}
 	if _, err := os.Stat(g.template); errors.Is(err, os.ErrNotExist) {
+		if g.templateSet {
+			return st, usagef("-t %s: no such file", g.template)
+		}
 		if len(overrides) > 0 {
 			return st, usagef("--parameter-overrides needs a template; %s does not exist", g.template)
 		}

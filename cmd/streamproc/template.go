@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -17,7 +18,7 @@ func applyTemplate(st stackDef, file string, overrides map[string]string) (stack
 	}
 	r, err := t.Resolve(stack.Env{StackName: st.Name, Region: localRegion, Account: localAccount, Overrides: overrides})
 	if err != nil {
-		return st, fmt.Errorf("%s: %w", file, err)
+		return st, overrideUsage(fmt.Errorf("%s: %w", file, err))
 	}
 	p, err := r.Plan()
 	if err != nil {
@@ -61,5 +62,15 @@ func resolveTemplate(g *globalFlags) (*stack.Resolved, error) {
 	if err != nil {
 		return nil, err
 	}
-	return t.Resolve(stack.Env{StackName: g.stackName, Region: localRegion, Account: localAccount, Overrides: overrides})
+	r, err := t.Resolve(stack.Env{StackName: g.stackName, Region: localRegion, Account: localAccount, Overrides: overrides})
+	return r, overrideUsage(err)
+}
+
+// overrideUsage makes an error a --parameter-overrides value caused a
+// usage error (exit 2), as a bad flag is.
+func overrideUsage(err error) error {
+	if errors.Is(err, stack.ErrOverride) {
+		return usageError{err}
+	}
+	return err
 }

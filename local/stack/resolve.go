@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"regexp"
@@ -41,7 +42,7 @@ func (t *Template) Resolve(env Env) (*Resolved, error) {
 	r := &Resolved{T: t, Env: env, params: map[string]string{}, conds: map[string]bool{}, names: map[string]string{}}
 	for k := range env.Overrides {
 		if _, ok := t.Parameters[k]; !ok {
-			return nil, fmt.Errorf("%w: parameter override %s: no such parameter (the template has %s)", ErrTemplate, k, strings.Join(sortedKeys(t.Parameters), ", "))
+			return nil, overrideError{fmt.Errorf("%w: parameter override %s: no such parameter (the template has %s)", ErrTemplate, k, strings.Join(sortedKeys(t.Parameters), ", "))}
 		}
 	}
 	for name, p := range t.Parameters {
@@ -53,6 +54,9 @@ func (t *Template) Resolve(env Env) (*Resolved, error) {
 			v = scalarString(p.Default)
 		}
 		if err := p.check(name, v); err != nil {
+			if ok {
+				return nil, overrideError{err}
+			}
 			return nil, err
 		}
 		r.params[name] = v
@@ -69,6 +73,17 @@ func (t *Template) Resolve(env Env) (*Resolved, error) {
 	}
 	return r, nil
 }
+
+// ErrOverride marks an error caused by a parameter override (an unknown
+// parameter or a value its constraints refuse) rather than by the
+// template: the user's input to fix.
+var ErrOverride = errors.New("bad parameter override")
+
+// overrideError is an override's error; it is both ErrTemplate (as it
+// always was) and ErrOverride, with the message unchanged.
+type overrideError struct{ error }
+
+func (e overrideError) Unwrap() []error { return []error{e.error, ErrOverride} }
 
 func (p Parameter) check(name, v string) error {
 	if len(p.AllowedValues) > 0 {
