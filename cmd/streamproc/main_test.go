@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"maps"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -199,6 +200,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"-t", "nosuch.yaml", "table", "list"}, exitUsage, "-t nosuch.yaml: no such file"},
 		{[]string{"table", "scan"}, exitUsage, "accepts 1 arg(s), received 0"},
 		{[]string{"dlq", "a", "b"}, exitUsage, "--help"},
+		{[]string{"--data-dir", filepath.Join(c.dir, "none"), "table", "scan", "EventData"}, exitError, "start the stack with 'streamproc up' first"},
+		{[]string{"--data-dir", filepath.Join(c.dir, "none"), "dlq"}, exitError, "start the stack with 'streamproc up' first"},
 		{[]string{"invoke", "consumer", "-e", "-"}, exitError, "generate-event kinesis"},
 	}
 	for _, tc := range tests {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -217,6 +218,15 @@ type runtime struct {
 }
 
 // openRuntime opens the data dir's components and creates the stack's tables.
+// haveData fails, saying what to do, when dir does not exist: a command
+// that only reads has nothing to read, and should not create it.
+func haveData(dir string) error {
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("no local data in %s: start the stack with 'streamproc up' first, or point --data-dir at its data dir", dir)
+	}
+	return nil
+}
+
 func openRuntime(ctx context.Context, dir string, st stackDef, getenv func(string) (string, bool), now streamproc.Clock, log *slog.Logger) (*runtime, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)

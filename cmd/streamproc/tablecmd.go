@@ -148,6 +148,9 @@ func (m *Main) withTable(ctx context.Context, g *globalFlags, name string, fn fu
 	if err != nil {
 		return err
 	}
+	if err := haveData(g.dataDir); err != nil {
+		return err
+	}
 	rt, err := openRuntime(ctx, g.dataDir, st, m.Getenv, m.Now, m.logger(g))
 	if errors.Is(err, streamproc.ErrUnavailable) {
 		// The data dir is locked by a running stack: read through it.
@@ -232,6 +235,9 @@ Works while 'streamproc up' runs, through the running process.`,
 					return err
 				}
 				only = st.Name + "-" + fn.LogicalID
+			}
+			if err := haveData(g.dataDir); err != nil {
+				return err
 			}
 			rt, err := openRuntime(cmd.Context(), g.dataDir, st, m.Getenv, m.Now, m.logger(g))
 			if errors.Is(err, streamproc.ErrUnavailable) {
