@@ -156,9 +156,12 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 // compatMacros define the Athena (Trino) functions the named queries use
 // that DuckDB lacks, so one SQL text runs on both. date_format takes
 // MySQL-style specifiers in Trino; %Y %m %d %H (what the datehour
-// partition needs) mean the same in DuckDB's strftime.
+// partition needs) mean the same in DuckDB's strftime. from_utf8 turns
+// bytes into text; where Trino replaces invalid UTF-8 with U+FFFD, this
+// gives NULL.
 var compatMacros = []string{
 	"CREATE OR REPLACE MACRO date_format(ts, fmt) AS strftime(ts, fmt)",
+	"CREATE OR REPLACE MACRO from_utf8(b) AS try(decode(b))",
 }
 
 // validName is what a table view may be called: no quoting needed anywhere.

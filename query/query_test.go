@@ -355,7 +355,7 @@ func TestSQLError(t *testing.T) {
 		if !errors.As(err, &se) {
 			t.Fatalf("%s: err = %v, want *SQLError", tc.sql, err)
 		}
-		if !strings.Contains(err.Error(), tc.duck) || !strings.Contains(err.Error(), "available views: records, errors, eventdata, trends") {
+		if !strings.Contains(err.Error(), tc.duck) || !strings.Contains(err.Error(), "available views: records, errors, conversion_errors, eventdata, trends") {
 			t.Errorf("%s: %v", tc.sql, err)
 		}
 	}

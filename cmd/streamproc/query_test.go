@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -155,7 +156,9 @@ func TestQueryAfterUp(t *testing.T) {
 					t.Errorf("named query %s returned no rows on %d tweets", q.Name, lines)
 				}
 			}
-			if rows := c.csvRows("--named", "failed_records"); len(rows) != 1 || rows[0][2] != "3" {
+			// The three garbage records, with one of them as a sample.
+			if rows := c.csvRows("--named", "failed_records"); len(rows) != 1 || rows[0][1] != "3" ||
+				!slices.Contains([]string{"not json at all", `{"valid":"json, not a tweet"}`, ""}, rows[0][3]) {
 				t.Errorf("failed_records = %v", rows)
 			}
 		})
@@ -193,7 +196,7 @@ func TestQueryCommand(t *testing.T) {
 		{name: "prompt", args: []string{"query", "-i"},
 			stdin: ".views\nSELECT count(*) AS n\n  FROM records;\n.format csv\nSELECT 7 AS x;\nSELEC 1;\n.named failed_records\n.bogus\n.quit\nSELECT 'not reached';\n",
 			stdout: []string{"records      0 objects under tweets/", "trends       table streamproc-Trends", "streamproc> ", "       ...> ", "n\n-\n0\n(1 row)", "x\n7\n",
-				`Error: Parser Error: syntax error at or near "SELEC"`, "error_code,error_message,records,last_attempt_ms\n", "unknown command .bogus"}},
+				`Error: Parser Error: syntax error at or near "SELEC"`, "error_code,records,last_attempt_ms,sample\n", "unknown command .bogus"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, errs, code := c.run(tc.stdin, tc.args...)
