@@ -566,8 +566,12 @@ func (m *Main) statusLine(st *stack.Stack, reg *metrics.Registry, produced *atom
 	if converts {
 		conversion = fmt.Sprintf(" | conversion-failed %d", convFailed)
 	}
-	return fmt.Sprintf("produced %d | consumed %d | items %d | delivered %d records in %d objects | processing-failed %d%s | dead-lettered %d | function errors %d | failed batches %d | iterator age %v",
-		produced.Load(), consumed, int64(reg.Sum(consumer.MetricTweets)), delivered, objects, failed, conversion,
+	objectsWord := "objects"
+	if objects == 1 {
+		objectsWord = "object"
+	}
+	return fmt.Sprintf("produced %d | consumed %d | items %d | delivered %d records in %d %s | processing-failed %d%s | dead-lettered %d | function errors %d | failed batches %d | iterator age %v",
+		produced.Load(), consumed, int64(reg.Sum(consumer.MetricTweets)), delivered, objects, objectsWord, failed, conversion,
 		int64(reg.Sum(consumer.MetricDeadLettered)), errs, failures, age.Round(time.Millisecond))
 }
 
