@@ -202,6 +202,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"dlq", "a", "b"}, exitUsage, "--help"},
 		{[]string{"--data-dir", filepath.Join(c.dir, "none"), "table", "scan", "EventData"}, exitError, "start the stack with 'streamproc up' first"},
 		{[]string{"--data-dir", filepath.Join(c.dir, "none"), "dlq"}, exitError, "start the stack with 'streamproc up' first"},
+		{[]string{"produce", "--count", "1", "--endpoint-url", "http://127.0.0.1:1"}, exitError, "is 'streamproc up' running?"},
 		{[]string{"invoke", "consumer", "-e", "-"}, exitError, "generate-event kinesis"},
 	}
 	for _, tc := range tests {

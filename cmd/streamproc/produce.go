@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -626,6 +627,18 @@ func (m *Main) produceWriter(ctx context.Context, g *globalFlags, f *produceFlag
 		if region == "" {
 			region = localRegion
 		}
+		// Fail at once, with the likely cause, rather than after every
+		// retry of every record.
+		u, _ := url.Parse(f.endpointURL) // checked by f.check
+		hostPort := u.Host
+		if u.Port() == "" {
+			hostPort = net.JoinHostPort(u.Hostname(), map[string]string{"http": "80", "https": "443"}[u.Scheme])
+		}
+		conn, err := (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, "tcp", hostPort)
+		if err != nil {
+			return nil, "", nil, fmt.Errorf("nothing answers at %s (%w): is 'streamproc up' running? It prints its Kinesis API address", f.endpointURL, err)
+		}
+		conn.Close()
 		client := awskinesis.New(awskinesis.Options{
 			Region:       region,
 			Credentials:  credentials.NewStaticCredentialsProvider(id, secret, ""),
