@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/streamproc/streamproc/kinesisapi"
+	"github.com/streamproc/streamproc/local/stack"
 	"github.com/streamproc/streamproc/local/stream"
 )
 
@@ -104,7 +105,7 @@ func (m *Main) kinesisServe(ctx context.Context, g *globalFlags, f *kinesisServe
 	dir := filepath.Join(g.dataDir, "streams")
 	e, err := stream.Open(dir, stream.Options{Now: m.Now, Logger: log, EnforceLimits: f.enforceLimits, Region: localRegion, Account: localAccount})
 	if err != nil {
-		return fmt.Errorf("open stream store: %w", err)
+		return stack.InUse(g.dataDir, fmt.Errorf("open stream store: %w", err))
 	}
 	defer e.Close()
 	h, err := kinesisapi.NewHandler(e, kinesisapi.Options{

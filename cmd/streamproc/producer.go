@@ -11,6 +11,7 @@ import (
 
 	"github.com/streamproc/streamproc"
 	"github.com/streamproc/streamproc/function/producer"
+	"github.com/streamproc/streamproc/local/stack"
 	"github.com/streamproc/streamproc/local/stream"
 	"github.com/streamproc/streamproc/source/synthetic"
 )
@@ -20,7 +21,7 @@ import (
 func (m *Main) openStream(ctx context.Context, dir string, st stackDef, log *slog.Logger) (*stream.Engine, error) {
 	e, err := stream.Open(filepath.Join(dir, "streams"), stream.Options{Now: m.Now, Logger: log, Region: localRegion, Account: localAccount})
 	if err != nil {
-		return nil, fmt.Errorf("open stream store: %w", err)
+		return nil, stack.InUse(dir, fmt.Errorf("open stream store: %w", err))
 	}
 	if err := e.CreateStream(ctx, st.Stream, st.Shards); err != nil && stream.ErrorCode(err) != "ResourceInUseException" {
 		e.Close()

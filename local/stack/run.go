@@ -133,11 +133,11 @@ func Start(ctx context.Context, r *Resolved, opts Options) (_ *Stack, err error)
 	}()
 	s.deps = Deps{Metrics: opts.Metrics, Logger: opts.Logger, Now: opts.Now, Getenv: opts.Getenv}
 	if s.deps.Stream, err = stream.Open(filepath.Join(opts.Dir, "streams"), stream.Options{Now: opts.Now, Logger: opts.Logger, Region: r.Env.Region, Account: r.Env.Account}); err != nil {
-		return nil, inUse(opts.Dir, err)
+		return nil, InUse(opts.Dir, err)
 	}
 	s.closers = append(s.closers, s.deps.Stream.Close)
 	if s.deps.Tables, err = table.Open(filepath.Join(opts.Dir, "tables"), table.Options{Now: opts.Now, Logger: opts.Logger}); err != nil {
-		return nil, inUse(opts.Dir, err)
+		return nil, InUse(opts.Dir, err)
 	}
 	s.closers = append(s.closers, s.deps.Tables.Close)
 	if s.deps.DeadLetters, err = deadletter.Open(filepath.Join(opts.Dir, "deadletter")); err != nil {
@@ -258,8 +258,9 @@ func Start(ctx context.Context, r *Resolved, opts Options) (_ *Stack, err error)
 	return s, nil
 }
 
-// inUse turns a lock failure into advice.
-func inUse(dir string, err error) error {
+// InUse turns a failure to open a data dir that another process holds
+// into advice; other errors pass unchanged.
+func InUse(dir string, err error) error {
 	if errors.Is(err, streamproc.ErrUnavailable) || strings.Contains(err.Error(), "lock") {
 		return fmt.Errorf("%w\nanother streamproc process is using %s; stop it or pass a different --data-dir", err, dir)
 	}
