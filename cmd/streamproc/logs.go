@@ -75,7 +75,7 @@ func (m *Main) logs(ctx context.Context, g *globalFlags, f *logsFlags, name stri
 		return err
 	}
 	if len(files) == 0 {
-		fmt.Fprintf(m.Stderr, "no logs of %s in %s yet (functions write them while streamproc up runs)\n", fn, dir)
+		fmt.Fprintf(m.Stderr, "no logs of %s in %s yet: a function writes them when streamproc up runs it (a scheduled one at its schedule; the built-in source's log is 'streamproc logs source')\n", fn, dir)
 		return nil
 	}
 	return logs.Read(ctx, dir, fn, opts, emit)
