@@ -175,9 +175,12 @@ func (s stackDef) function(name string) (fnDef, error) {
 		if strings.EqualFold(name, f.Name) || name == f.LogicalID || name == s.Name+"-"+f.LogicalID {
 			return f, nil
 		}
-		names = append(names, f.Name)
+		names = append(names, f.Name+" ("+f.LogicalID+")")
 	}
-	return fnDef{}, usagef("unknown function %q; choose one of %s (or a logical ID from the template)", name, strings.Join(names, ", "))
+	if strings.Contains(strings.ToLower(name), "bucketcleaner") {
+		return fnDef{}, usagef("%s is a CloudFormation custom resource that empties the bucket when the stack is deleted on AWS; locally, 'streamproc down --purge' does that", name)
+	}
+	return fnDef{}, usagef("unknown function %q; choose one of %s", name, strings.Join(names, ", "))
 }
 
 // table finds a table by short name, logical ID or physical name.
