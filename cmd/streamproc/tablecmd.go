@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,6 +16,7 @@ import (
 	"github.com/streamproc/streamproc"
 	"github.com/streamproc/streamproc/local/control"
 	"github.com/streamproc/streamproc/local/queue"
+	"github.com/streamproc/streamproc/query"
 )
 
 func (m *Main) tableCmd(g *globalFlags) *cobra.Command {
@@ -219,9 +221,11 @@ func (m *Main) dlqCmd(g *globalFlags) *cobra.Command {
 		Short: "Print dead letters (records set aside with their reason) as JSON lines",
 		Long: `Print the records the functions could not process — garbage bytes, non-tweets,
 items the table rejected — with the reason, shard and sequence number and the
-raw data (base64). Without FUNCTION, every function's dead letters and the
+raw data (base64). The transformer's are the delivery stream's error output in
+the bucket (processing-failed, and format-conversion-failed with Parquet), one
+line per record with its object key. Without FUNCTION, all of these and the
 on-failure records of discarded batches (the event source mappings' queues).
-Works while 'streamproc up' runs, through the running process.`,
+Works while 'streamproc up' runs.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			st, err := loadStack(g)
@@ -239,6 +243,25 @@ Works while 'streamproc up' runs, through the running process.`,
 			if err := haveData(g.dataDir); err != nil {
 				return err
 			}
+			// The transformer's failures are in the delivery stream's error
+			// output in the bucket, not in a dead-letter file.
+			transformer := ""
+			for _, f := range st.Functions {
+				if f.Name == "transformer" {
+					transformer = st.Name + "-" + f.LogicalID
+				}
+			}
+			errorOutput := func() error {
+				if only != "" && only != transformer {
+					return nil
+				}
+				loc, err := queryLocations(g)
+				if err != nil || loc.BucketDir == "" {
+					return err
+				}
+				prefixes := []string{cmp.Or(loc.ErrorsPrefix, query.DefaultErrorsPrefix), cmp.Or(loc.ConversionErrorsPrefix, query.DefaultConversionErrorsPrefix)}
+				return printErrorOutput(cmd.Context(), m.Stdout, loc.BucketDir, prefixes, transformer)
+			}
 			rt, err := openRuntime(cmd.Context(), g.dataDir, st, m.Getenv, m.Now, m.logger(g))
 			if errors.Is(err, streamproc.ErrUnavailable) {
 				c, derr := control.Dial(g.dataDir)
@@ -246,6 +269,9 @@ Works while 'streamproc up' runs, through the running process.`,
 					return err
 				}
 				if err := c.Lines(cmd.Context(), "deadletters?function="+url.QueryEscape(only), m.Stdout); err != nil {
+					return err
+				}
+				if err := errorOutput(); err != nil {
 					return err
 				}
 				if only == "" {
@@ -269,6 +295,9 @@ Works while 'streamproc up' runs, through the running process.`,
 				if err := rt.dead.Read(cmd.Context(), f, func(dl streamproc.DeadLetter) error { return enc.Encode(dl) }); err != nil {
 					return err
 				}
+			}
+			if err := errorOutput(); err != nil {
+				return err
 			}
 			if only != "" {
 				return nil

@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -129,6 +131,29 @@ func TestUpEndToEnd(t *testing.T) {
 	dls := jsonLines(t, c.mustRun("", "dlq", "consumer"))
 	if len(dls) != len(garbage) {
 		t.Errorf("%d dead letters, want %d: %v", len(dls), len(garbage), dls)
+	}
+	// The transformer's failures, through dlq, with their bytes and object.
+	failed := jsonLines(t, c.mustRun("", "dlq", "transformer"))
+	var got []string
+	for _, f := range failed {
+		data, _ := base64.StdEncoding.DecodeString(f["data"].(string))
+		got = append(got, string(data))
+		if f["function"] != "streamproc-FirehoseTransformer" || !strings.HasPrefix(f["reason"].(string), "processing failed: Lambda.ProcessingFailedStatus") ||
+			!strings.HasPrefix(f["object"].(string), "errors/processing-failed/") {
+			t.Errorf("dlq transformer line %v", f)
+		}
+	}
+	var want []string
+	for _, g := range garbage {
+		want = append(want, string(g))
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("dlq transformer data %q, want %q", got, want)
+	}
+	if all := jsonLines(t, c.mustRun("", "dlq")); len(all) < len(dls)+len(failed) {
+		t.Errorf("dlq without a function: %d lines, want at least %d", len(all), len(dls)+len(failed))
 	}
 	// Trends: the per-window counts add up to the tweets and hashtags written.
 	trends := jsonLines(t, c.mustRun("", "table", "scan", "Trends"))

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/streamproc/streamproc/local/firehose"
+)
+
+// errorOutputLetter is one record of a delivery stream's error output
+// (processing-failed or format-conversion-failed), printed by dlq next to
+// the dead letters: where it is, what Firehose says about it, its bytes.
+type errorOutputLetter struct {
+	Time     time.Time `json:"time"`
+	Function string    `json:"function,omitempty"`
+	Reason   string    `json:"reason"`
+	// Object is the error-output object's key in the bucket.
+	Object         string `json:"object"`
+	SequenceNumber string `json:"sequenceNumber,omitempty"`
+	Data           []byte `json:"data"`
+}
+
+// printErrorOutput writes every record under the bucket's error-output
+// prefixes, oldest object first, as JSON lines. The bucket is a plain
+// directory, readable while up runs. function names the transformer the
+// processing failures belong to.
+func printErrorOutput(ctx context.Context, w io.Writer, bucketDir string, prefixes []string, function string) error {
+	enc := json.NewEncoder(w)
+	for _, prefix := range prefixes {
+		if prefix == "" {
+			continue // never the whole bucket
+		}
+		var keys []string
+		root := filepath.Join(bucketDir, filepath.FromSlash(prefix))
+		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				if errors.Is(err, fs.ErrNotExist) {
+					return nil
+				}
+				return err
+			}
+			// What Athena skips: hidden and temporary files, blob metadata.
+			name := d.Name()
+			if !d.IsDir() && !strings.HasPrefix(name, "_") && !strings.HasPrefix(name, ".") && !strings.HasSuffix(name, ".tmp") && !strings.HasSuffix(name, ".attrs") {
+				keys = append(keys, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("error output: %w", err)
+		}
+		// Keys hold the date path and end in the delivery time: in order.
+		sort.Strings(keys)
+		for _, p := range keys {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			key, _ := filepath.Rel(bucketDir, p)
+			if err := eachLine(p, func(line []byte) error {
+				l, err := parseErrorOutput(line)
+				if err != nil {
+					return fmt.Errorf("error output %s: %w", key, err)
+				}
+				l.Object = filepath.ToSlash(key)
+				if l.Function == "" && !l.conversion {
+					l.Function = function
+				}
+				return enc.Encode(l.errorOutputLetter)
+			}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+type parsedLetter struct {
+	errorOutputLetter
+	conversion bool
+}
+
+// parseErrorOutput reads either kind of error-output line; their error
+// members are spelled errorCode/errorMessage (processing) and
+// lastErrorCode/lastErrorMessage (conversion).
+func parseErrorOutput(line []byte) (parsedLetter, error) {
+	var e struct {
+		firehose.ErrorRecord
+		LastErrorCode    string `json:"lastErrorCode"`
+		LastErrorMessage string `json:"lastErrorMessage"`
+		SequenceNumber   string `json:"sequenceNumber"`
+	}
+	if err := json.Unmarshal(line, &e); err != nil {
+		return parsedLetter{}, err
+	}
+	l := parsedLetter{errorOutputLetter: errorOutputLetter{
+		Time: time.UnixMilli(e.AttemptEndingTimestamp).UTC(), SequenceNumber: e.SequenceNumber, Data: e.RawData}}
+	switch {
+	case e.LastErrorCode != "" || e.LastErrorMessage != "":
+		l.conversion = true
+		l.Reason = "format conversion failed: " + e.LastErrorCode + ": " + e.LastErrorMessage
+	default:
+		l.Reason = "processing failed: " + e.ErrorCode
+		if e.ErrorMessage != "" {
+			l.Reason += ": " + e.ErrorMessage
+		}
+		l.Reason += " (why: streamproc logs transformer)"
+	}
+	return l, nil
+}
+
+// eachLine calls fn with every non-empty line of the object at path,
+// gunzipping it when it is gzip.
+func eachLine(path string, fn func([]byte) error) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("error output: %w", err)
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 64<<10)
+	var r io.Reader = br
+	if magic, _ := br.Peek(2); bytes.Equal(magic, []byte{0x1f, 0x8b}) {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return fmt.Errorf("error output %s: %w", path, err)
+		}
+		defer zr.Close()
+		r = zr
+	}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 8<<20)
+	for sc.Scan() {
+		if line := bytes.TrimSpace(sc.Bytes()); len(line) > 0 {
+			if err := fn(line); err != nil {
+				return err
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("error output %s: %w", path, err)
+	}
+	return nil
+}
