@@ -38,6 +38,7 @@ type errorOutputLetter struct {
 // processing failures belong to.
 func printErrorOutput(ctx context.Context, w io.Writer, bucketDir string, prefixes []string, function string) error {
 	enc := json.NewEncoder(w)
+	seen := map[string]bool{} // prefixes may nest (errors/ and errors/x/)
 	for _, prefix := range prefixes {
 		if prefix == "" {
 			continue // never the whole bucket
@@ -53,7 +54,8 @@ func printErrorOutput(ctx context.Context, w io.Writer, bucketDir string, prefix
 			}
 			// What Athena skips: hidden and temporary files, blob metadata.
 			name := d.Name()
-			if !d.IsDir() && !strings.HasPrefix(name, "_") && !strings.HasPrefix(name, ".") && !strings.HasSuffix(name, ".tmp") && !strings.HasSuffix(name, ".attrs") {
+			if !d.IsDir() && !seen[p] && !strings.HasPrefix(name, "_") && !strings.HasPrefix(name, ".") && !strings.HasSuffix(name, ".tmp") && !strings.HasSuffix(name, ".attrs") {
+				seen[p] = true
 				keys = append(keys, p)
 			}
 			return nil

@@ -159,7 +159,7 @@ func (m *Main) query(ctx context.Context, g *globalFlags, f *queryFlags, args []
 }
 
 // namesRecords finds the records view in a statement.
-var namesRecords = regexp.MustCompile(`(?i)\brecords\b`)
+var namesRecords = regexp.MustCompile(`(?i)\b(from|join)\s+records\b`)
 
 // withQueryDB opens DuckDB over g's data dir: the bucket at the Glue
 // tables' locations and the stack's tables, read through the running

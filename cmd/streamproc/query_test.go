@@ -170,17 +170,19 @@ func TestQueryAfterUp(t *testing.T) {
 func TestQueryCommand(t *testing.T) {
 	c := newCLI(t)
 	for _, tc := range []struct {
-		name   string
-		stdin  string
-		args   []string
-		code   int
-		stdout []string // substrings
-		stderr []string
+		name     string
+		stdin    string
+		args     []string
+		code     int
+		stdout   []string // substrings
+		stderr   []string
+		nostderr string
 	}{
 		{name: "list", args: []string{"query", "--list"}, stdout: []string{"top_hashtags", "The 20 most used hashtags in the last hour.", "failed_records"}},
 		{name: "empty records", args: []string{"query", "SELECT count(*) AS n FROM records"}, stdout: []string{"n\n-\n0\n(1 row)\n"},
 			stderr: []string{"nothing is delivered yet", "DeliveryBufferSeconds"}},
 		{name: "empty named query", args: []string{"query", "--named", "language_mix"}, stdout: []string{"lang | tweets | percent", "(0 rows)"}},
+		{name: "no delivery note without records", args: []string{"query", "SELECT 1 AS records"}, stdout: []string{"records"}, nostderr: "nothing is delivered"},
 		{name: "empty table view", args: []string{"query", "SELECT * FROM trends"}, stdout: []string{"Window | Hashtag", "(0 rows)"}},
 		{name: "SQL from stdin", stdin: "SELECT 1 AS one, 'two' AS two", args: []string{"query", "--format", "csv"}, stdout: []string{"one,two\n1,two\n"}},
 		{name: "SQL from file", args: []string{"query", "-f", "../../queries/retweet_share.sql", "--format", "json"}, stdout: []string{`{"tweets":0,"retweets":null,"retweet_percent":null}`}},
@@ -212,6 +214,9 @@ func TestQueryCommand(t *testing.T) {
 				if !strings.Contains(errs, s) {
 					t.Errorf("stderr lacks %q:\n%s", s, errs)
 				}
+			}
+			if tc.nostderr != "" && strings.Contains(errs, tc.nostderr) {
+				t.Errorf("stderr has %q:\n%s", tc.nostderr, errs)
 			}
 			if strings.Contains(out, "not reached") {
 				t.Errorf("the prompt went on after .quit:\n%s", out)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strconv"
 
@@ -254,6 +255,9 @@ Works while 'streamproc up' runs.`,
 			errorOutput := func() error {
 				if only != "" && only != transformer {
 					return nil
+				}
+				if _, err := os.Stat(g.template); err != nil && !g.templateSet {
+					return nil // built-in defaults: no delivery stream ever ran
 				}
 				loc, err := queryLocations(g)
 				if err != nil || loc.BucketDir == "" {

@@ -441,7 +441,9 @@ func (m *Main) runSource(ctx context.Context, st *stack.Stack, src replay.Iterat
 				if err := write(); err != nil {
 					return err
 				}
-				log.Info("source: all tweets written; the stack keeps running", "tweets", total)
+				log.Info("source: all tweets written", "tweets", total)
+				// Said on the console too: its logs only show warnings.
+				fmt.Fprintf(m.Stderr, "\nsource: all %d tweets written; the stack keeps running (Ctrl-C stops it)\n", total)
 				return nil
 			}
 			if err != nil {
