@@ -57,7 +57,8 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 	}
 	fmt.Fprintf(m.Stderr, "Error: %v\n", err)
 	var ue usageError
-	if errors.As(err, &ue) || cmd == nil || isFlagError(err) {
+	// cobra reports an unknown top-level command as a plain error.
+	if errors.As(err, &ue) || cmd == nil || isFlagError(err) || strings.HasPrefix(err.Error(), "unknown command ") {
 		if cmd != nil {
 			fmt.Fprintf(m.Stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
 		}
@@ -114,9 +115,10 @@ embedded components with AWS's semantics.`,
 // a usage error (exit 2, with the --help hint) on c and every command
 // under it, like a bad flag.
 func argsAreUsage(c *cobra.Command) {
-	if c.HasSubCommands() && c.Run == nil && c.RunE == nil {
+	if c.HasParent() && c.HasSubCommands() && c.Run == nil && c.RunE == nil {
 		// A group: alone it shows its help; an unknown subcommand is a
-		// usage error, with a suggestion.
+		// usage error, with a suggestion. (The root gets that from cobra,
+		// which also keeps 'help TOPIC' right there.)
 		c.SuggestionsMinimumDistance = 2
 		c.Args = func(c *cobra.Command, args []string) error {
 			if len(args) == 0 {
