@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -154,62 +155,88 @@ not json at all
 }
 
 // Follow sees records written after it started, across rotations, each
-// exactly once.
+// exactly once and in order: in bursts of several rotations between two
+// polls, and with a rotation every few records while the follower lists
+// the directory (a rename during a listing must not reorder or repeat).
 func TestFollowAcrossRotation(t *testing.T) {
-	dir := t.TempDir()
-	d, err := Open(dir, Options{MaxBytes: 2000, Files: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	log := slog.New(d.Handler(nil, "fn"))
-	log.Info("before", "i", -1)
+	for _, tc := range []struct {
+		name     string
+		maxBytes int64
+		n        int
+		pause    func(i int) // between writes
+		poll     time.Duration
+	}{
+		{"bursts", 2000, 300, func(i int) {
+			if i%50 == 0 {
+				time.Sleep(10 * time.Millisecond)
+			}
+		}, 5 * time.Millisecond},
+		{"rotation every few records", 300, 3000, func(int) {}, time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			d, err := Open(dir, Options{MaxBytes: tc.maxBytes, Files: 1 << 20})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			log := slog.New(d.Handler(nil, "fn"))
+			log.Info("before", "i", -1)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var mu sync.Mutex
-	seen := map[string]int{}
-	done := make(chan error, 1)
-	go func() {
-		done <- Follow(ctx, dir, "fn", ReadOptions{Filter: "tick"}, 5*time.Millisecond, func(e Entry) error {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var mu sync.Mutex
+			seen := map[string]int{}
+			last, outOfOrder := -1, 0
+			done := make(chan error, 1)
+			go func() {
+				done <- Follow(ctx, dir, "fn", ReadOptions{Filter: "tick"}, tc.poll, func(e Entry) error {
+					mu.Lock()
+					defer mu.Unlock()
+					seen[e.Attrs[0].Value]++
+					if v, _ := strconv.Atoi(e.Attrs[0].Value); v < last {
+						outOfOrder++
+					} else {
+						last = v
+					}
+					return nil
+				})
+			}()
+			for i := range tc.n {
+				log.Info("tick", "i", i)
+				tc.pause(i)
+			}
+			deadline := time.Now().Add(60 * time.Second)
+			for {
+				mu.Lock()
+				got := len(seen)
+				mu.Unlock()
+				if got == tc.n {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("follow saw %d of %d records", got, tc.n)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			cancel()
+			if err := <-done; !errors.Is(err, context.Canceled) {
+				t.Errorf("Follow returned %v", err)
+			}
 			mu.Lock()
-			seen[e.Attrs[0].Value]++
-			mu.Unlock()
-			return nil
+			defer mu.Unlock()
+			for k, c := range seen {
+				if c != 1 {
+					t.Errorf("record %s seen %d times", k, c)
+				}
+			}
+			if outOfOrder > 0 {
+				t.Errorf("%d records came after a newer one", outOfOrder)
+			}
+			if files, _ := Files(dir, "fn"); len(files) < 3 {
+				t.Errorf("expected rotations, have files %v", files)
+			}
 		})
-	}()
-	const n = 300
-	for i := range n {
-		log.Info("tick", "i", i)
-		// Bursts of several rotations between two polls.
-		if i%50 == 0 {
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		mu.Lock()
-		got := len(seen)
-		mu.Unlock()
-		if got == n {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("follow saw %d of %d records", got, n)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	cancel()
-	if err := <-done; !errors.Is(err, context.Canceled) {
-		t.Errorf("Follow returned %v", err)
-	}
-	for k, c := range seen {
-		if c != 1 {
-			t.Errorf("record %s seen %d times", k, c)
-		}
-	}
-	if files, _ := Files(dir, "fn"); len(files) < 3 {
-		t.Errorf("expected rotations, have files %v", files)
 	}
 }
 

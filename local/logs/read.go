@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -295,6 +296,24 @@ func (t *tail) catchUp(ctx context.Context) (err error) {
 			if rotated, err = rotatedFiles(t.current); err != nil {
 				return err
 			}
+		}
+	}
+	if cur == nil {
+		// No anchor: a rotation may be between its rename and its new
+		// file. A listing may then miss a file renamed while it ran yet
+		// hold a newer one, and reading past the missed one would lose it.
+		// Two equal listings in a row rule that out: whatever the second
+		// missed came after the first was complete, so it is newer than
+		// every listed file and is read next time.
+		for {
+			again, err := rotatedFiles(t.current)
+			if err != nil {
+				return err
+			}
+			if slices.Equal(again, rotated) {
+				break
+			}
+			rotated = again
 		}
 	}
 	if n := len(rotated); n > 0 && rotated[n-1].n < t.last {
