@@ -122,8 +122,7 @@ func objectFiles(dir string) (objs objectKinds, err error) {
 		if d.IsDir() || !d.Type().IsRegular() {
 			return nil
 		}
-		name := d.Name()
-		if strings.HasPrefix(name, "_") || strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".tmp") || strings.HasSuffix(name, ".attrs") {
+		if !IsObject(d.Name()) {
 			return nil
 		}
 		rel, err := filepath.Rel(dir, path)
@@ -151,6 +150,13 @@ func objectFiles(dir string) (objs objectKinds, err error) {
 		return objectKinds{}, fmt.Errorf("query: list objects under %s: %w", dir, err)
 	}
 	return objs, nil
+}
+
+// IsObject reports whether a file in the local bucket is a delivered
+// object Athena would read: not hidden or temporary (Hive skips names
+// starting with _ or .), not blob metadata.
+func IsObject(name string) bool {
+	return !strings.HasPrefix(name, "_") && !strings.HasPrefix(name, ".") && !strings.HasSuffix(name, ".tmp") && !strings.HasSuffix(name, ".attrs")
 }
 
 // readMagic returns the first four bytes of a file (fewer when it is

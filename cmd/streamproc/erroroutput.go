@@ -13,10 +13,10 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/streamproc/streamproc/local/firehose"
+	"github.com/streamproc/streamproc/query"
 )
 
 // errorOutputLetter is one record of a delivery stream's error output
@@ -52,9 +52,7 @@ func printErrorOutput(ctx context.Context, w io.Writer, bucketDir string, prefix
 				}
 				return err
 			}
-			// What Athena skips: hidden and temporary files, blob metadata.
-			name := d.Name()
-			if !d.IsDir() && !seen[p] && !strings.HasPrefix(name, "_") && !strings.HasPrefix(name, ".") && !strings.HasSuffix(name, ".tmp") && !strings.HasSuffix(name, ".attrs") {
+			if !d.IsDir() && !seen[p] && query.IsObject(d.Name()) {
 				seen[p] = true
 				keys = append(keys, p)
 			}
@@ -71,55 +69,28 @@ func printErrorOutput(ctx context.Context, w io.Writer, bucketDir string, prefix
 			}
 			key, _ := filepath.Rel(bucketDir, p)
 			if err := eachLine(p, func(line []byte) error {
-				l, err := parseErrorOutput(line)
+				l, err := firehose.ParseErrorOutputLine(filepath.ToSlash(key), line)
 				if err != nil {
 					return fmt.Errorf("error output %s: %w", key, err)
 				}
-				l.Object = filepath.ToSlash(key)
-				if l.Function == "" && !l.conversion {
-					l.Function = function
+				letter := errorOutputLetter{Time: l.AttemptEndingTimestamp, Object: filepath.ToSlash(key), SequenceNumber: l.SequenceNumber, Data: l.RawData}
+				if l.Type == firehose.ErrorOutputTypeFormatConversionFailed {
+					letter.Reason = "format conversion failed: " + l.Code + ": " + l.Message
+				} else {
+					letter.Function = function
+					letter.Reason = "processing failed: " + l.Code
+					if l.Message != "" {
+						letter.Reason += ": " + l.Message
+					}
+					letter.Reason += " (why: streamproc logs transformer)"
 				}
-				return enc.Encode(l.errorOutputLetter)
+				return enc.Encode(letter)
 			}); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
-}
-
-type parsedLetter struct {
-	errorOutputLetter
-	conversion bool
-}
-
-// parseErrorOutput reads either kind of error-output line; their error
-// members are spelled errorCode/errorMessage (processing) and
-// lastErrorCode/lastErrorMessage (conversion).
-func parseErrorOutput(line []byte) (parsedLetter, error) {
-	var e struct {
-		firehose.ErrorRecord
-		LastErrorCode    string `json:"lastErrorCode"`
-		LastErrorMessage string `json:"lastErrorMessage"`
-		SequenceNumber   string `json:"sequenceNumber"`
-	}
-	if err := json.Unmarshal(line, &e); err != nil {
-		return parsedLetter{}, err
-	}
-	l := parsedLetter{errorOutputLetter: errorOutputLetter{
-		Time: time.UnixMilli(e.AttemptEndingTimestamp).UTC(), SequenceNumber: e.SequenceNumber, Data: e.RawData}}
-	switch {
-	case e.LastErrorCode != "" || e.LastErrorMessage != "":
-		l.conversion = true
-		l.Reason = "format conversion failed: " + e.LastErrorCode + ": " + e.LastErrorMessage
-	default:
-		l.Reason = "processing failed: " + e.ErrorCode
-		if e.ErrorMessage != "" {
-			l.Reason += ": " + e.ErrorMessage
-		}
-		l.Reason += " (why: streamproc logs transformer)"
-	}
-	return l, nil
 }
 
 // eachLine calls fn with every non-empty line of the object at path,

@@ -388,32 +388,21 @@ func (s *Source) errorOutput(ctx context.Context, d *firehose.DeliveryStream, li
 	return out, nil
 }
 
-// parseEnvelope reads one line of an error-output object, either kind:
-// processing-failed envelopes carry errorCode/errorMessage, conversion
-// error records lastErrorCode/lastErrorMessage or, in AWS's newer
-// spelling, ErrorCode/ErrorMessage under a format-conversion-failed key
-// (keys match without regard to case).
+// parseEnvelope reads one line of an error-output object, either kind.
 func parseEnvelope(key string, line []byte) (dashboard.Failure, error) {
-	var e struct {
-		firehose.ErrorRecord
-		LastErrorCode    string `json:"lastErrorCode"`
-		LastErrorMessage string `json:"lastErrorMessage"`
-	}
-	if err := json.Unmarshal(line, &e); err != nil {
+	l, err := firehose.ParseErrorOutputLine(key, line)
+	if err != nil {
 		return dashboard.Failure{}, err
 	}
-	kind, code, msg := "processing failed", e.ErrorCode, e.ErrorMessage
-	switch {
-	case e.LastErrorCode != "" || e.LastErrorMessage != "":
-		kind, code, msg = "format conversion failed", e.LastErrorCode, e.LastErrorMessage
-	case strings.Contains(key, firehose.ErrorOutputTypeFormatConversionFailed):
+	kind := "processing failed"
+	if l.Type == firehose.ErrorOutputTypeFormatConversionFailed {
 		kind = "format conversion failed"
 	}
-	reason := code
-	if msg != "" {
-		reason += ": " + msg
+	reason := l.Code
+	if l.Message != "" {
+		reason += ": " + l.Message
 	}
-	return dashboard.Failure{Time: time.UnixMilli(e.AttemptEndingTimestamp).UTC(), Kind: kind, Where: key, Reason: reason, Data: printable(e.RawData)}, nil
+	return dashboard.Failure{Time: l.AttemptEndingTimestamp, Kind: kind, Where: key, Reason: reason, Data: printable(l.RawData)}, nil
 }
 
 // printable shows raw bytes as text: UTF-8 text as is (control characters
