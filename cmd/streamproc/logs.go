@@ -93,6 +93,9 @@ func (m *Main) logName(g *globalFlags, name string) (string, error) {
 	if err == nil {
 		return st.Name + "-" + fn.LogicalID, nil
 	}
+	if name == sourceLog {
+		return name, nil // up's built-in source, not a function
+	}
 	if files, ferr := logs.Files(filepath.Join(g.dataDir, "logs"), name); ferr == nil && len(files) > 0 {
 		return name, nil
 	}
