@@ -95,12 +95,7 @@ func deliverParquet(t *testing.T, bucketDir string, records [][]byte, failed int
 func TestParquetRecords(t *testing.T) {
 	bucket := t.TempDir()
 	lines, tws := condensed(t, 20, 4)
-	var records [][]byte
-	for _, l := range bytes.SplitAfter(lines, []byte("\n")) {
-		if len(l) > 0 {
-			records = append(records, l)
-		}
-	}
+	records := splitLines(lines)
 	before := time.Now().UTC().Format("2006/01/02/15") // the records' arrival hour
 	deliverParquet(t, bucket, records, 0)
 	after := time.Now().UTC().Format("2006/01/02/15")
@@ -166,12 +161,7 @@ func TestParquetRecords(t *testing.T) {
 func TestConversionErrorsView(t *testing.T) {
 	bucket := t.TempDir()
 	lines, _ := condensed(t, 3, 3)
-	var records [][]byte
-	for _, l := range bytes.SplitAfter(lines, []byte("\n")) {
-		if len(l) > 0 {
-			records = append(records, l)
-		}
-	}
+	records := splitLines(lines)
 	bad := []string{"not json at all\n", `{"id":"twelve","created_at":"2026-11-26 10:00:00"}` + "\n"}
 	for _, b := range bad {
 		records = append(records, []byte(b))
@@ -200,4 +190,16 @@ func TestConversionErrorsView(t *testing.T) {
 			t.Errorf("row %d = %v", i, row)
 		}
 	}
+}
+
+// splitLines cuts newline-delimited records into one record per line,
+// each keeping its newline, as the transformer emits them.
+func splitLines(b []byte) [][]byte {
+	var out [][]byte
+	for _, l := range bytes.SplitAfter(b, []byte("\n")) {
+		if len(l) > 0 {
+			out = append(out, l)
+		}
+	}
+	return out
 }

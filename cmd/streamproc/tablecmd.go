@@ -247,10 +247,8 @@ Works while 'streamproc up' runs.`,
 			// The transformer's failures are in the delivery stream's error
 			// output in the bucket, not in a dead-letter file.
 			transformer := ""
-			for _, f := range st.Functions {
-				if f.Name == "transformer" {
-					transformer = st.Name + "-" + f.LogicalID
-				}
+			if fn, err := st.function("transformer"); err == nil {
+				transformer = st.Name + "-" + fn.LogicalID
 			}
 			errorOutput := func() error {
 				if only != "" && only != transformer {
