@@ -8,9 +8,13 @@ LAMBDA_ARCH   ?= arm64
 
 .PHONY: all build test lint tools lambdas clean template-queries demo up
 
+# Plain `make`: the CLI and every Lambda zip.
+.DEFAULT_GOAL := all
+
 # Lambda bootstraps: static linux binaries named bootstrap for provided.al2023.
 # $(1) = package under cmd/lambda, $(2) = output directory.
 define build-lambda
+	@test -n "$(2)" || { echo 'build-<LogicalID> is for sam build (it sets ARTIFACTS_DIR); run make or make lambdas'; exit 2; }
 	mkdir -p $(2)
 	GOOS=linux GOARCH=$(LAMBDA_ARCH) CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o $(2)/bootstrap ./cmd/lambda/$(1)
 endef
@@ -37,7 +41,7 @@ lambda-zip:
 template-queries:
 	UPDATE_TEMPLATE=1 $(GO) test ./deploy -run TestNamedQueriesMatchFiles -count=1
 
-all: build
+all: build lambdas
 
 build:
 	$(GO) build -o bin/streamproc ./cmd/streamproc

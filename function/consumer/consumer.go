@@ -46,7 +46,7 @@ const (
 type Handler struct {
 	Table       streamproc.Table
 	TableName   string
-	TTLDays     int // EventData ExpirationTime = now + TTLDays days; 0 = no TTL
+	TTLDays     int // EventData ExpirationTime = arrival in the stream + TTLDays days; 0 = no TTL
 	DeadLetters streamproc.DeadLetterSink
 	// FunctionName labels dead letters.
 	FunctionName string
@@ -116,7 +116,7 @@ func (h *Handler) handle(ctx context.Context, ev events.KinesisEvent) (events.Ki
 				continue
 			}
 			for t := range msg.Tweets {
-				it := msg.Tweets[t].Item(now, h.TTLDays)
+				it := msg.Tweets[t].Item(arrival(r, now), h.TTLDays)
 				// BatchWriteItem rejects two writes of one key in a batch;
 				// the duplicate carries the same tweet, so keep one and the
 				// earliest record index (a failure must replay from there).
@@ -142,7 +142,10 @@ func (h *Handler) handle(ctx context.Context, ev events.KinesisEvent) (events.Ki
 		for i, l := range letters {
 			dls[i] = l.dl
 		}
-		if err := h.DeadLetters.Put(ctx, dls); err != nil {
+		dctx, cancel := h.bounded(ctx)
+		err := h.DeadLetters.Put(dctx, dls)
+		cancel()
+		if err != nil {
 			h.Logger.ErrorContext(ctx, "dead-letter sink failed; records will be retried", "err", err, "letters", len(letters))
 			for _, l := range letters {
 				failAt = min(failAt, l.record)
@@ -243,7 +246,9 @@ func (h *Handler) writeBatch(ctx context.Context, batch []pending) (written int,
 		for i, j := range todo {
 			its[i] = batch[j].item
 		}
-		unprocessed, err := h.Table.BatchPut(ctx, h.TableName, its)
+		wctx, cancel := h.bounded(ctx)
+		unprocessed, err := h.Table.BatchPut(wctx, h.TableName, its)
+		cancel()
 		if errors.Is(err, streamproc.ErrInvalid) && len(todo) > 1 {
 			// One item broke a rule; find it by writing one at a time so
 			// the good ones still land and only the bad one is set aside.
@@ -270,6 +275,28 @@ func (h *Handler) writeBatch(ctx context.Context, batch []pending) (written int,
 		todo = left
 	}
 	return written, rejected, nil
+}
+
+// bounded gives a call to the table or the dead-letter sink a deadline half
+// the margin before the invocation's: a write that stalls is abandoned (its
+// records are reported for retry) while the response can still reach
+// Lambda, rather than timing out the whole batch.
+func (h *Handler) bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return ctx, func() {}
+	}
+	return context.WithDeadline(ctx, dl.Add(-h.DeadlineMargin/2))
+}
+
+// arrival is when the record reached the stream, which TTLs count from: a
+// re-delivered record then writes the very same item. Events without the
+// timestamp fall back to now.
+func arrival(r *events.KinesisEventRecord, now time.Time) time.Time {
+	if t := r.Kinesis.ApproximateArrivalTimestamp.Time; !t.IsZero() {
+		return t
+	}
+	return now
 }
 
 func (h *Handler) writeEach(ctx context.Context, batch []pending, todo []int) (written int, rejected []letter, err error) {

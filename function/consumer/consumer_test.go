@@ -24,7 +24,10 @@ import (
 
 const tableName = "streamproc-EventData"
 
-var testNow = time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+var (
+	testNow     = time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	testArrival = testNow.Add(-3 * time.Second) // when the records reached the stream
+)
 
 func statuses(t *testing.T) [][]byte { return fixture.SearchStatuses(t) }
 
@@ -35,7 +38,8 @@ func kinesisEvent(datas ...[]byte) events.KinesisEvent {
 		ev.Records = append(ev.Records, events.KinesisEventRecord{
 			EventID:        "shardId-000000000001:" + seq,
 			EventSourceArn: "arn:aws:kinesis:us-east-1:000000000000:stream/s",
-			Kinesis:        events.KinesisRecord{Data: d, SequenceNumber: seq, PartitionKey: "pk"},
+			Kinesis: events.KinesisRecord{Data: d, SequenceNumber: seq, PartitionKey: "pk",
+				ApproximateArrivalTimestamp: events.SecondsEpochTime{Time: testArrival}},
 		})
 	}
 	return ev
@@ -126,7 +130,8 @@ func TestFixtureTweetsLandExactlyOnce(t *testing.T) {
 	e := newEnv(t, table.Options{})
 	sts := statuses(t)
 	ev := kinesisEvent(sts...)
-	for range 2 { // re-delivery must not add items
+	for i := range 2 { // a re-delivery, minutes later, writes the very same items
+		e.h.Now = func() time.Time { return testNow.Add(time.Duration(i) * 5 * time.Minute) }
 		resp, err := e.h.Handle(context.Background(), ev)
 		mustSucceed(t, resp, err)
 	}
@@ -157,7 +162,7 @@ func TestFixtureTweetsLandExactlyOnce(t *testing.T) {
 		if it[tweet.AttrMessage] != msg.Tweets[0].Text || it[tweet.AttrUsername] != ref.User.ScreenName {
 			t.Errorf("item %s = %v", ref.IDStr, it)
 		}
-		if it[tweet.AttrExpirationTime] != streamproc.Number(fmt.Sprint(testNow.Add(7*24*time.Hour).Unix())) {
+		if it[tweet.AttrExpirationTime] != streamproc.Number(fmt.Sprint(testArrival.Add(7*24*time.Hour).Unix())) {
 			t.Errorf("ExpirationTime = %v", it[tweet.AttrExpirationTime])
 		}
 	}
@@ -310,6 +315,34 @@ func TestDeadlineStopsBeforeWriting(t *testing.T) {
 	resp, err := e.h.Handle(ctx, ev)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != ev.Records[0].Kinesis.SequenceNumber {
+		t.Fatalf("batchItemFailures = %+v, want the first record", resp.BatchItemFailures)
+	}
+}
+
+// stalledTable never answers a write: the handler must give up in time to
+// answer Lambda itself, reporting the batch for retry, instead of timing out.
+type stalledTable struct{ streamproc.Table }
+
+func (stalledTable) BatchPut(ctx context.Context, _ string, _ []streamproc.Item) ([]streamproc.Item, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+func TestStalledTableAnswersBeforeTheDeadline(t *testing.T) {
+	e := newEnv(t, table.Options{})
+	e.h.Table = stalledTable{e.tables}
+	e.h.DeadlineMargin = 200 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	ev := kinesisEvent(statuses(t)...)
+	resp, err := e.h.Handle(ctx, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("the handler answered after the invocation deadline; Lambda would time out the batch")
 	}
 	if len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != ev.Records[0].Kinesis.SequenceNumber {
 		t.Fatalf("batchItemFailures = %+v, want the first record", resp.BatchItemFailures)
