@@ -3,6 +3,7 @@ package tweet
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -22,6 +23,10 @@ const rubyDate = time.RubyDate
 type id64 struct {
 	v   int64
 	set bool
+	// float: written in float notation ("6.660070106016236e+17"), so a
+	// tool that parsed ids as float64 (JavaScript, jq 1.6) rewrote it and
+	// its low digits are gone.
+	float bool
 }
 
 func (x *id64) UnmarshalJSON(b []byte) error {
@@ -31,7 +36,12 @@ func (x *id64) UnmarshalJSON(b []byte) error {
 	s := string(bytes.Trim(b, `"`))
 	v, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
-		return fmt.Errorf("id %s is not a 64-bit integer", b)
+		f, ferr := strconv.ParseFloat(s, 64)
+		if ferr != nil || f != math.Trunc(f) || f <= 0 || f >= math.MaxInt64 {
+			return fmt.Errorf("id %s is not a 64-bit integer", b)
+		}
+		x.v, x.set, x.float = int64(f), true, true
+		return nil
 	}
 	x.v, x.set = v, true
 	return nil
@@ -330,10 +340,16 @@ func resolveID(n id64, s string) (int64, string, error) {
 		if err != nil || v <= 0 {
 			return 0, "", fmt.Errorf("%w: id_str %q is not a positive 64-bit integer", ErrNotTweet, s)
 		}
-		if n.set && n.v != v {
+		// A numeric id that differs from id_str only below float64's 53
+		// bits was rounded by a tool on the way (the API sends id_str for
+		// exactly this reason): id_str is the exact one.
+		if n.set && n.v != v && float64(n.v) != float64(v) {
 			return 0, "", fmt.Errorf("%w: id %d and id_str %s disagree", ErrNotTweet, n.v, s)
 		}
 		return v, s, nil
+	case n.set && n.float:
+		return 0, "", fmt.Errorf("%w: id %s was rounded by a float64-based tool and there is no id_str to recover it; "+
+			"keep the original JSON (or its id_str)", ErrNotTweet, strconv.FormatInt(n.v, 10))
 	case n.set && n.v > 0:
 		return n.v, strconv.FormatInt(n.v, 10), nil
 	}

@@ -216,6 +216,21 @@ func TestDecodeErrors(t *testing.T) {
 	}
 }
 
+// Tools that parse JSON numbers as float64 (JavaScript, jq 1.6) round a
+// v1.1 id above 2^53 on the way; id_str is exact and wins.
+func TestDecodeRoundedIDKeepsIDStr(t *testing.T) {
+	for _, id := range []string{"666007010601623600", "6.660070106016236e+17", `"666007010601623552"`} {
+		in := `{"id":` + id + `,"id_str":"666007010601623552","text":"x","created_at":"Wed Oct 10 20:19:24 +0000 2018","user":{"id":6.6e17,"id_str":"660000000000000001","screen_name":"a"}}`
+		m, err := Decode([]byte(in))
+		if err != nil {
+			t.Fatalf("id %s: %v", id, err)
+		}
+		if tw := m.Tweets[0]; tw.ID != 666007010601623552 || tw.IDStr != "666007010601623552" || tw.User.ID != "660000000000000001" {
+			t.Errorf("id %s: got id %d / %q, user %q", id, tw.ID, tw.IDStr, tw.User.ID)
+		}
+	}
+}
+
 func TestDecodeV2Page(t *testing.T) {
 	in := `{"data":[{"id":"2","text":"b","created_at":"2024-01-15T10:30:00Z","author_id":"9"},{"id":"1","text":"a","created_at":"2024-01-15T10:29:00Z","author_id":"9"}],"includes":{"users":[{"id":"9","name":"N","username":"u"}]},"meta":{"result_count":2,"newest_id":"2"}}`
 	m, err := Decode([]byte(in))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/streamproc/streamproc/source/replay"
 	"github.com/streamproc/streamproc/source/synthetic"
 	"github.com/streamproc/streamproc/tweet"
 )
@@ -113,26 +114,63 @@ func (m *Main) eventRecords(f *genFlags) ([]eventRecord, error) {
 		if err != nil {
 			return nil, err
 		}
-		sc := bufio.NewScanner(bytes.NewReader(raw))
-		sc.Buffer(make([]byte, 1<<20), 10<<20)
-		for sc.Scan() {
-			line := bytes.TrimRight(sc.Bytes(), "\r")
-			if len(bytes.TrimSpace(line)) == 0 {
-				continue
+		if doc := bytes.TrimSpace(raw); len(doc) > 0 && (doc[0] == '{' || doc[0] == '[') && json.Valid(doc) {
+			// One JSON document — an API response saved with curl, a
+			// timeline array, a pretty-printed tweet: split it as a replay
+			// would, keeping every number (ids!) byte for byte.
+			recs, err = docRecords(doc)
+			if err != nil {
+				return nil, fmt.Errorf("read %s: %w", f.file, err)
 			}
-			recs = append(recs, eventRecord{data: bytes.Clone(line), pk: partitionKeyOf(line)})
-		}
-		if err := sc.Err(); err != nil {
-			return nil, fmt.Errorf("read %s: %w", f.file, err)
+		} else {
+			recs, err = lineRecords(raw, f.file)
+			if err != nil {
+				return nil, err
+			}
 		}
 		if len(recs) == 0 {
-			return nil, usagef("%s holds no records (one record per line expected)", f.file)
+			return nil, usagef("%s holds no records (JSON Lines, or one JSON document such as a search response)", f.file)
 		}
 	}
 	if f.partitionKey != "" {
 		for i := range recs {
 			recs[i].pk = f.partitionKey
 		}
+	}
+	return recs, nil
+}
+
+func docRecords(doc []byte) ([]eventRecord, error) {
+	ts, err := replay.Split(doc)
+	if err != nil {
+		return nil, err
+	}
+	recs := make([]eventRecord, len(ts))
+	for i, t := range ts {
+		pk := t.ScreenName
+		if pk == "" {
+			pk = partitionKeyOf(t.Raw)
+		}
+		recs[i] = eventRecord{data: t.Raw, pk: pk}
+	}
+	return recs, nil
+}
+
+// lineRecords takes each non-blank line as one record's bytes, as they are:
+// garbage included, to exercise the dead-letter path.
+func lineRecords(raw []byte, name string) ([]eventRecord, error) {
+	var recs []eventRecord
+	sc := bufio.NewScanner(bytes.NewReader(raw))
+	sc.Buffer(make([]byte, 1<<20), 10<<20)
+	for sc.Scan() {
+		line := bytes.TrimRight(sc.Bytes(), "\r")
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		recs = append(recs, eventRecord{data: bytes.Clone(line), pk: partitionKeyOf(line)})
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
 	return recs, nil
 }

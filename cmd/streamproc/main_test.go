@@ -148,6 +148,15 @@ func TestConsumerStoresEveryFixtureStatusOnce(t *testing.T) {
 			t.Errorf("item %s = %v", id, it)
 		}
 	}
+	// The fixture file itself — one search response, pretty-printed — is
+	// split into its statuses and writes the very same items.
+	event = c.mustRun("", "generate-event", "kinesis", "--file", fixture.Path("x-v1.1-search-tweets.json"))
+	if out := c.mustRun(event, "invoke", "consumer", "-e", "-"); !strings.Contains(out, `"batchItemFailures":[]`) {
+		t.Fatalf("consumer response = %s", out)
+	}
+	if n := len(jsonLines(t, c.mustRun("", "table", "scan", "EventData"))); n != len(refs) {
+		t.Errorf("%d items after the search response file, want %d", n, len(refs))
+	}
 	// The same table by its physical and logical names.
 	for _, name := range []string{"streamproc-EventData", "EventDataTable"} {
 		if n := len(jsonLines(t, c.mustRun("", "table", "scan", name))); n != len(refs) {

@@ -224,7 +224,7 @@ func (r *Reader) fill() error {
 		}
 		return fmt.Errorf("replay: %s: value %d: %w", r.name(), r.values, err)
 	}
-	recs, err := split(raw)
+	recs, err := Split(raw)
 	if err != nil {
 		return fmt.Errorf("replay: %s: value %d: %w", r.name(), r.values, err)
 	}
@@ -309,8 +309,9 @@ type probe struct {
 	} `json:"delete"`
 }
 
-// split turns one JSON value into records (see the package comment).
-func split(raw json.RawMessage) ([]streamproc.SourceTweet, error) {
+// Split turns one JSON value into records the way a replay does (see the
+// package comment): a search page or an array into one record per tweet.
+func Split(raw json.RawMessage) ([]streamproc.SourceTweet, error) {
 	raw = bytes.TrimSpace(raw)
 	switch raw[0] {
 	case '[':
@@ -340,7 +341,7 @@ func split(raw json.RawMessage) ([]streamproc.SourceTweet, error) {
 	data := bytes.TrimSpace(p.Data)
 	switch {
 	case len(p.Statuses) > 0 && p.Statuses[0] == '[':
-		return split(p.Statuses)
+		return Split(p.Statuses)
 	case len(data) > 0 && data[0] == '[':
 		page, err := v2doc.Parse(raw)
 		if err != nil {
