@@ -6,9 +6,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/streamproc/streamproc/local/control"
 	"github.com/streamproc/streamproc/local/table"
 )
 
@@ -33,10 +35,15 @@ streamproc process (up, kinesis serve) is using the data dir.`,
 			if !info.IsDir() {
 				return fmt.Errorf("%s is not a directory", g.dataDir)
 			}
+			if err := ownDataDir(g.dataDir); err != nil {
+				return err
+			}
 			// The table store's lock is held by every running stack.
-			if s, err := table.Open(filepath.Join(g.dataDir, "tables"), table.Options{Logger: m.logger(g)}); err != nil {
-				return fmt.Errorf("%s is in use (stop streamproc up first): %w", g.dataDir, err)
-			} else {
+			if _, err := os.Stat(filepath.Join(g.dataDir, "tables")); err == nil {
+				s, err := table.Open(filepath.Join(g.dataDir, "tables"), table.Options{Logger: m.logger(g)})
+				if err != nil {
+					return fmt.Errorf("%s is in use (stop streamproc up first): %w", g.dataDir, err)
+				}
 				s.Close()
 			}
 			files, bytes := 0, int64(0)
@@ -62,4 +69,45 @@ streamproc process (up, kinesis serve) is using the data dir.`,
 	}
 	cmd.Flags().BoolVar(&purge, "purge", false, "delete the data dir")
 	return cmd
+}
+
+// dataDirEntries are the names streamproc writes at the top of a data dir.
+var dataDirEntries = map[string]bool{
+	"streams": true, "tables": true, "buckets": true, "checkpoints": true, "deadletter": true,
+	"queues": true, "logs": true, "params": true, "query_history": true,
+	control.AddrFile: true, kinesisStateFile: true,
+}
+
+// ownDataDir refuses to let --purge delete what streamproc did not write: a
+// mistyped --data-dir (., ~, /tmp) must never be emptied. A data dir holds
+// only streamproc's own entries and is neither the working directory nor one
+// of its parents.
+func ownDataDir(dir string) error {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	if wd, err := os.Getwd(); err == nil {
+		if rel, err := filepath.Rel(abs, wd); err == nil && (rel == "." || !strings.HasPrefix(rel, "..")) {
+			return fmt.Errorf("%s is the working directory or one of its parents; streamproc down only removes a data dir (cd elsewhere, or give the data dir itself)", dir)
+		}
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	var foreign []string
+	for _, e := range ents {
+		if !dataDirEntries[e.Name()] {
+			foreign = append(foreign, e.Name())
+		}
+	}
+	if len(foreign) > 0 {
+		if len(foreign) > 5 {
+			foreign = append(foreign[:5], "…")
+		}
+		return fmt.Errorf("%s does not look like a streamproc data dir: it holds %s, which streamproc never writes; "+
+			"nothing was removed (check --data-dir, or delete the directory yourself)", dir, strings.Join(foreign, ", "))
+	}
+	return nil
 }

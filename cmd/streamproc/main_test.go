@@ -356,6 +356,43 @@ func TestDownPurgesDataDir(t *testing.T) {
 	}
 }
 
+// A mistyped --data-dir must never be emptied: down --purge removes only a
+// directory holding nothing but streamproc's own entries, and never the
+// working directory or a parent of it.
+func TestDownRefusesWhatIsNotADataDir(t *testing.T) {
+	c := newCLI(t)
+	home := t.TempDir()
+	notes := filepath.Join(home, "notes.txt")
+	if err := os.WriteFile(notes, []byte("keep me"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(home, "tables"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, errs, code := c.run("", "down", "--purge", "--data-dir", home)
+	if code == 0 || !strings.Contains(errs, "notes.txt") || !strings.Contains(errs, "nothing was removed") {
+		t.Fatalf("down --purge on a foreign dir: exit %d, %q", code, errs)
+	}
+	if _, err := os.Stat(notes); err != nil {
+		t.Fatalf("foreign file gone: %v", err)
+	}
+
+	// An empty-looking data dir that is the working directory's parent.
+	parent := t.TempDir()
+	work := filepath.Join(parent, "logs")
+	if err := os.Mkdir(work, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(work)
+	_, errs, code = c.run("", "down", "--purge", "--data-dir", parent)
+	if code == 0 || !strings.Contains(errs, "working directory") {
+		t.Fatalf("down --purge on the working directory's parent: exit %d, %q", code, errs)
+	}
+	if _, err := os.Stat(work); err != nil {
+		t.Fatalf("working directory gone: %v", err)
+	}
+}
+
 // --parameter-overrides reads values the ways sam deploy does: Key=Value
 // pairs split at spaces, quoted values with spaces, the long form.
 func TestParseOverrides(t *testing.T) {
