@@ -156,7 +156,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		ae := toAPIError(err)
 		status = ae.status
-		if ae.status >= 500 {
+		switch {
+		case ae.status >= 500 && r.Context().Err() != nil:
+			// The client went away (or the server is stopping): nobody
+			// waits for this answer and nothing is wrong on our side.
+			h.log.Debug("kinesis API call abandoned by its client", "op", op, "requestId", reqID, "err", err)
+		case ae.status >= 500:
 			h.log.Error("kinesis API internal failure", "op", op, "requestId", reqID, "err", err)
 		}
 		writeError(w, ae)

@@ -158,15 +158,7 @@ func (m *Main) kinesisServe(ctx context.Context, g *globalFlags, f *kinesisServe
 // kinesisBanner prints where the endpoint is and a command to try it, and
 // warns when it is reachable from other machines without authentication.
 func (m *Main) kinesisBanner(addr net.Addr, dir string, creds map[string]string, limits bool) {
-	tcp, _ := addr.(*net.TCPAddr)
-	host := addr.String()
-	exposed := true
-	if tcp != nil {
-		exposed = !tcp.IP.IsLoopback()
-		if tcp.IP.IsUnspecified() {
-			host = net.JoinHostPort("127.0.0.1", fmt.Sprint(tcp.Port))
-		}
-	}
+	host, exposed := reachable(addr.String())
 	url := "http://" + host
 	mode := "any SigV4-signed request accepted"
 	keyID, secret := "local", "local"
@@ -186,7 +178,42 @@ func (m *Main) kinesisBanner(addr net.Addr, dir string, creds map[string]string,
 	fmt.Fprintf(m.Stdout, "Endpoint: %s\n", url)
 	fmt.Fprintf(m.Stdout, "Try: AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s aws --endpoint-url %s --region %s kinesis list-streams\n", keyID, secret, url, localRegion)
 	if exposed && len(creds) == 0 {
-		fmt.Fprintf(m.Stderr, "WARNING: the Kinesis endpoint listens on %s, which other machines can reach, and accepts ANY credentials.\n"+
-			"WARNING: anyone who can connect can read, write and delete every stream. Pass --credentials KEY:SECRET or bind 127.0.0.1.\n", addr)
+		m.exposedWarning(addr.String())
 	}
+}
+
+func (m *Main) exposedWarning(addr string) {
+	fmt.Fprintf(m.Stderr, "WARNING: the Kinesis endpoint listens on %s, which other machines can reach, and accepts ANY credentials.\n"+
+		"WARNING: anyone who can connect can read, write and delete every stream. Pass --credentials KEY:SECRET or bind 127.0.0.1.\n", addr)
+}
+
+// reachable is the host:port a client on this machine dials for a listener
+// on addr (127.0.0.1 for an unspecified address such as [::]:4566), and
+// whether other machines can reach it too.
+func reachable(addr string) (hostPort string, exposed bool) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr, true
+	}
+	ip := net.ParseIP(host)
+	if ip == nil {
+		return addr, host != "localhost"
+	}
+	if ip.IsUnspecified() {
+		return net.JoinHostPort("127.0.0.1", port), true
+	}
+	return addr, !ip.IsLoopback()
+}
+
+// loopbackOnly refuses requests from other machines: for endpoints that
+// have no authentication of their own.
+func loopbackOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+			http.Error(w, "this endpoint answers requests from this machine only", http.StatusForbidden)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }

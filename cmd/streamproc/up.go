@@ -51,6 +51,8 @@ type upFlags struct {
 	pollInterval time.Duration
 	status       time.Duration
 	drain        time.Duration
+	limits       bool
+	credentials  []string
 }
 
 func (m *Main) upCmd(g *globalFlags) *cobra.Command {
@@ -99,6 +101,8 @@ delivery buffers, saves checkpoints and exits 0.`,
 	fl.DurationVar(&f.pollInterval, "poll-interval", time.Second, "base poll rate of the event source mappings (AWS: 1s)")
 	fl.DurationVar(&f.status, "status-interval", time.Second, "how often the status line is printed")
 	fl.DurationVar(&f.drain, "drain-timeout", 30*time.Second, "on stop, how long to let the functions catch up with what was written")
+	fl.BoolVar(&f.limits, "enforce-limits", false, "enforce Kinesis per-shard throughput limits (1,000 records/s and 1 MiB/s writes, 5 reads/s and 2 MiB/s), to exercise producers' retry paths")
+	fl.StringArrayVar(&f.credentials, "credentials", nil, "Kinesis API: accept only this access key, as KEY:SECRET, and verify signatures (repeatable)")
 	return cmd
 }
 
@@ -119,6 +123,10 @@ func (m *Main) up(ctx context.Context, g *globalFlags, f *upFlags) error {
 		return usagef("--loop applies to --source replay:FILE only")
 	case f.xAPIURL != "" && kind != "xapi":
 		return usagef("--x-api-url applies to --source xapi only")
+	}
+	creds, err := parseCredentials(f.credentials)
+	if err != nil {
+		return err
 	}
 	if f.params != "" {
 		if _, err := os.Stat(f.params); err != nil {
@@ -168,8 +176,12 @@ func (m *Main) up(ctx context.Context, g *globalFlags, f *upFlags) error {
 	}
 	// The built-in source's log is kept the same way, as `streamproc logs source`.
 	srcLog := slog.New(fnLogs.Handler(quiet(log.Handler()), sourceLog))
+	// The template's producer is the X API client; any other --source
+	// stands in for it, so its schedule is held (--source none means no
+	// tweets but the ones you write).
+	hold := func(_ stack.SchedulePlan, fn stack.FunctionPlan) bool { return kind != "xapi" && fn.Package == "producer" }
 	st, err := stack.Start(ctx, r, stack.Options{Dir: g.dataDir, Now: m.Now, Logger: log, Metrics: reg, Functions: teeLogs, Getenv: getenv,
-		ParamsFile: f.params, PollInterval: f.pollInterval, FireSchedulesAtStart: kind == "xapi"})
+		ParamsFile: f.params, PollInterval: f.pollInterval, FireSchedulesAtStart: kind == "xapi", HoldSchedule: hold, EnforceLimits: f.limits})
 	if err != nil {
 		return err
 	}
@@ -196,8 +208,16 @@ func (m *Main) up(ctx context.Context, g *globalFlags, f *upFlags) error {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", reg.Handler())
-	mux.Handle(control.Prefix, control.Handler(st.Deps().Tables, st.Deps().DeadLetters, st.Queue()))
-	mux.Handle("/", kinesisapi.New(st.Deps().Stream, kinesisapi.Options{Now: m.Now, Logger: log, Region: localRegion}))
+	// Other streamproc commands read tables and queues through the control
+	// API; it has no credentials, so it answers this machine only.
+	mux.Handle(control.Prefix, loopbackOnly(control.Handler(st.Deps().Tables, st.Deps().DeadLetters, st.Queue())))
+	kin, err := kinesisapi.NewHandler(st.Deps().Stream, kinesisapi.Options{Now: m.Now, Logger: log, Region: localRegion,
+		Credentials: creds, StateFile: filepath.Join(g.dataDir, kinesisStateFile)})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	mux.Handle("/", kin)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
@@ -217,7 +237,21 @@ func (m *Main) up(ctx context.Context, g *globalFlags, f *upFlags) error {
 	}
 	defer removeAddr()
 
-	m.printSummary(st, ln.Addr().String(), ui.url, g.dataDir, time.Since(started))
+	heldNote := func(sp stack.SchedulePlan) string {
+		for _, fp := range st.Plan().Functions {
+			if fp.LogicalID == sp.Function && hold(sp, fp) {
+				if kind == "none" {
+					return "   (held: --source none; --source xapi runs it)"
+				}
+				return fmt.Sprintf("   (held: --source %s stands in for it; --source xapi runs it)", kind)
+			}
+		}
+		return ""
+	}
+	m.printSummary(st, ln.Addr().String(), ui.url, g.dataDir, time.Since(started), heldNote)
+	if _, exposed := reachable(ln.Addr().String()); exposed && len(creds) == 0 {
+		m.exposedWarning(ln.Addr().String())
+	}
 	if f.duration > 0 {
 		// A plain cancel, not a deadline: invocations must not see the
 		// end of the run as their own deadline.
@@ -228,6 +262,7 @@ func (m *Main) up(ctx context.Context, g *globalFlags, f *upFlags) error {
 		defer stop.Stop()
 	}
 	var produced atomic.Int64
+	written := streamWritten(st) // the status line counts this run's records
 	srcCtx, stopSource := context.WithCancel(ctx)
 	defer stopSource()
 	srcDone := make(chan error, 1)
@@ -237,7 +272,7 @@ func (m *Main) up(ctx context.Context, g *globalFlags, f *upFlags) error {
 		srcDone <- nil
 	}
 	statusDone := make(chan struct{})
-	go func() { m.statusLoop(ctx, st, reg, &produced, f.status); close(statusDone) }()
+	go func() { m.statusLoop(ctx, st, reg, &produced, written, f.status); close(statusDone) }()
 
 	// Run under its own context: when the run ends, the source stops
 	// first, the mappings drain what it wrote, then the stack stops.
@@ -264,7 +299,7 @@ func (m *Main) up(ctx context.Context, g *globalFlags, f *upFlags) error {
 	}
 	<-statusDone
 	fmt.Fprintln(m.Stderr)
-	fmt.Fprintln(m.Stderr, "stopped: "+m.statusLine(st, reg, &produced))
+	fmt.Fprintln(m.Stderr, "stopped: "+m.statusLine(st, reg, &produced, streamWritten(st)-written))
 	if runErr != nil {
 		return runErr
 	}
@@ -463,7 +498,7 @@ func (m *Main) runSource(ctx context.Context, st *stack.Stack, src replay.Iterat
 	}
 }
 
-func (m *Main) printSummary(st *stack.Stack, addr, uiURL, dataDir string, took time.Duration) {
+func (m *Main) printSummary(st *stack.Stack, addr, uiURL, dataDir string, took time.Duration, scheduleNote func(stack.SchedulePlan) string) {
 	p := st.Plan()
 	w := m.Stderr
 	fmt.Fprintf(w, "streamproc up — local stack ready in %v\n", took.Round(time.Millisecond))
@@ -493,7 +528,7 @@ func (m *Main) printSummary(st *stack.Stack, addr, uiURL, dataDir string, took t
 		fmt.Fprintf(w, "  delivery   %-34s %s → %s → s3://%s/%s\n", d.Name, d.Stream, d.Processor, d.Bucket, d.Prefix)
 	}
 	for _, s := range p.Schedules {
-		fmt.Fprintf(w, "  schedule   %-34s %s → %s\n", s.Name, s.Expression, s.Function)
+		fmt.Fprintf(w, "  schedule   %-34s %s → %s%s\n", s.Name, s.Expression, s.Function, scheduleNote(s))
 	}
 	if len(p.CloudOnly) > 0 {
 		fmt.Fprintf(w, "  cloud only %s\n", strings.Join(p.CloudOnly, ", "))
@@ -501,8 +536,9 @@ func (m *Main) printSummary(st *stack.Stack, addr, uiURL, dataDir string, took t
 	for _, u := range p.Unknown {
 		fmt.Fprintf(w, "  WARNING    %s is not a resource type streamproc knows; it is ignored locally\n", u)
 	}
-	fmt.Fprintf(w, "Kinesis API  http://%s   (aws --endpoint-url http://%s kinesis list-streams)\n", addr, addr)
-	fmt.Fprintf(w, "metrics      http://%s/metrics\n", addr)
+	host, _ := reachable(addr)
+	fmt.Fprintf(w, "Kinesis API  http://%s   (aws --endpoint-url http://%s kinesis list-streams)\n", host, host)
+	fmt.Fprintf(w, "metrics      http://%s/metrics\n", host)
 	if uiURL != "" {
 		fmt.Fprintf(w, "dashboard    %s\n", uiURL)
 	}
@@ -512,7 +548,7 @@ func (m *Main) printSummary(st *stack.Stack, addr, uiURL, dataDir string, took t
 	fmt.Fprintf(w, "data dir     %s\n", dataDir)
 }
 
-func (m *Main) statusLoop(ctx context.Context, st *stack.Stack, reg *metrics.Registry, produced *atomic.Int64, every time.Duration) {
+func (m *Main) statusLoop(ctx context.Context, st *stack.Stack, reg *metrics.Registry, produced *atomic.Int64, base int64, every time.Duration) {
 	if every <= 0 {
 		return
 	}
@@ -525,7 +561,7 @@ func (m *Main) statusLoop(ctx context.Context, st *stack.Stack, reg *metrics.Reg
 			return
 		case <-t.C:
 		}
-		line := m.statusLine(st, reg, produced)
+		line := m.statusLine(st, reg, produced, streamWritten(st)-base)
 		if tty {
 			fmt.Fprintf(m.Stderr, "\r\033[K%s", line)
 		} else {
@@ -537,9 +573,22 @@ func (m *Main) statusLoop(ctx context.Context, st *stack.Stack, reg *metrics.Reg
 // sourceLog names the built-in source's log file (streamproc logs source).
 const sourceLog = "source"
 
+// streamWritten is the records the stack's streams hold, whoever wrote them
+// (built-in source, producer function, Kinesis API clients).
+func streamWritten(st *stack.Stack) int64 {
+	var n uint64
+	for _, sp := range st.Plan().Streams {
+		if w, err := st.Deps().Stream.Written(sp.Name); err == nil {
+			n += w
+		}
+	}
+	return int64(n)
+}
+
 // statusLine is one line of live numbers: what went in, what each branch
-// did with it, and what went wrong.
-func (m *Main) statusLine(st *stack.Stack, reg *metrics.Registry, produced *atomic.Int64) string {
+// did with it, and what went wrong. produced counts the built-in source's
+// tweets, inStream every record written to the streams during this run.
+func (m *Main) statusLine(st *stack.Stack, reg *metrics.Registry, produced *atomic.Int64, inStream int64) string {
 	maps, plans := st.Mappings()
 	var consumed, errs, failures int64
 	var age time.Duration
@@ -572,8 +621,8 @@ func (m *Main) statusLine(st *stack.Stack, reg *metrics.Registry, produced *atom
 	if objects == 1 {
 		objectsWord = "object"
 	}
-	return fmt.Sprintf("produced %d | consumed %d | items %d | delivered %d records in %d %s | processing-failed %d%s | dead-lettered %d | function errors %d | failed batches %d | iterator age %v",
-		produced.Load(), consumed, int64(reg.Sum(consumer.MetricTweets)), delivered, objects, objectsWord, failed, conversion,
+	return fmt.Sprintf("produced %d | in stream %d | consumed %d | items %d | delivered %d records in %d %s | processing-failed %d%s | dead-lettered %d | function errors %d | failed batches %d | iterator age %v",
+		produced.Load(), inStream, consumed, int64(reg.Sum(consumer.MetricTweets)), delivered, objects, objectsWord, failed, conversion,
 		int64(reg.Sum(consumer.MetricDeadLettered)), errs, failures, age.Round(time.Millisecond))
 }
 

@@ -74,6 +74,13 @@ type Options struct {
 	// on the schedule. EventBridge's first firing comes one rate after the
 	// rule is created; locally nobody wants to wait ten minutes for data.
 	FireSchedulesAtStart bool
+	// HoldSchedule, when it reports true for a schedule, keeps it from
+	// firing (it is still parsed and validated): `up` holds the producer's
+	// schedule while its own --source stands in for the producer.
+	HoldSchedule func(sched SchedulePlan, fn FunctionPlan) bool
+	// EnforceLimits turns on the streams' per-shard throughput limits
+	// (see stream.Options).
+	EnforceLimits bool
 }
 
 // Stack is a running local twin of a template.
@@ -132,7 +139,7 @@ func Start(ctx context.Context, r *Resolved, opts Options) (_ *Stack, err error)
 		}
 	}()
 	s.deps = Deps{Metrics: opts.Metrics, Logger: opts.Logger, Now: opts.Now, Getenv: opts.Getenv}
-	if s.deps.Stream, err = stream.Open(filepath.Join(opts.Dir, "streams"), stream.Options{Now: opts.Now, Logger: opts.Logger, Region: r.Env.Region, Account: r.Env.Account}); err != nil {
+	if s.deps.Stream, err = stream.Open(filepath.Join(opts.Dir, "streams"), stream.Options{Now: opts.Now, Logger: opts.Logger, Region: r.Env.Region, Account: r.Env.Account, EnforceLimits: opts.EnforceLimits}); err != nil {
 		return nil, InUse(opts.Dir, err)
 	}
 	s.closers = append(s.closers, s.deps.Stream.Close)
@@ -251,7 +258,7 @@ func Start(ctx context.Context, r *Resolved, opts Options) (_ *Stack, err error)
 		if fire == nil {
 			return nil, fmt.Errorf("function %s has a Schedule event but no schedule handler locally", sp.Function)
 		}
-		if sp.Enabled {
+		if sp.Enabled && (opts.HoldSchedule == nil || !opts.HoldSchedule(sp, s.functions[sp.Function])) {
 			s.schedules = append(s.schedules, scheduled{plan: sp, sched: sch, fire: fire})
 		}
 	}
