@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"regexp"
 	"strings"
@@ -218,5 +220,40 @@ func TestBenchKinesis(t *testing.T) {
 	_, stderr, code := c.run("", "bench", "kinesis", "--compare", "localstack")
 	if code != exitUsage || !strings.Contains(stderr, "--compare takes kinesalite") {
 		t.Errorf("bad --compare: exit %d %s", code, stderr)
+	}
+}
+
+// The address printed for clients must be dialable, and the exposure
+// warning must fire for anything other machines can reach.
+func TestReachable(t *testing.T) {
+	tests := []struct {
+		addr, host string
+		exposed    bool
+	}{
+		{"127.0.0.1:4566", "127.0.0.1:4566", false},
+		{"[::1]:4566", "[::1]:4566", false},
+		{"localhost:4566", "localhost:4566", false},
+		{"[::]:4566", "127.0.0.1:4566", true},
+		{"0.0.0.0:4566", "127.0.0.1:4566", true},
+		{"192.168.1.5:4566", "192.168.1.5:4566", true},
+	}
+	for _, tc := range tests {
+		host, exposed := reachable(tc.addr)
+		if host != tc.host || exposed != tc.exposed {
+			t.Errorf("reachable(%q) = %q, %v; want %q, %v", tc.addr, host, exposed, tc.host, tc.exposed)
+		}
+	}
+}
+
+func TestLoopbackOnly(t *testing.T) {
+	h := loopbackOnly(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	for remote, want := range map[string]int{"127.0.0.1:5000": http.StatusNoContent, "[::1]:5000": http.StatusNoContent, "10.0.0.7:5000": http.StatusForbidden} {
+		r := httptest.NewRequest(http.MethodGet, "/streamproc/tables", nil)
+		r.RemoteAddr = remote
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != want {
+			t.Errorf("from %s: status %d, want %d", remote, w.Code, want)
+		}
 	}
 }

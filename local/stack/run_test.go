@@ -147,9 +147,18 @@ func TestFireSchedulesAtStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, atStart := range []bool{false, true} {
+	cases := []struct {
+		atStart, held bool
+	}{{false, false}, {true, false}, {true, true}}
+	for _, tc := range cases {
+		atStart := tc.atStart
 		sp := &spy{}
-		st, err := Start(context.Background(), r, Options{Dir: t.TempDir(), Functions: sp.factory, Logger: slog.New(slog.DiscardHandler), FireSchedulesAtStart: atStart})
+		var hold func(SchedulePlan, FunctionPlan) bool
+		if tc.held {
+			// A held schedule never fires, not even at start.
+			hold = func(_ SchedulePlan, fn FunctionPlan) bool { return fn.Package == "producer" }
+		}
+		st, err := Start(context.Background(), r, Options{Dir: t.TempDir(), Functions: sp.factory, Logger: slog.New(slog.DiscardHandler), FireSchedulesAtStart: atStart, HoldSchedule: hold})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -157,7 +166,7 @@ func TestFireSchedulesAtStart(t *testing.T) {
 		done := make(chan error, 1)
 		go func() { done <- st.Run(ctx) }()
 		deadline := time.Now().Add(5 * time.Second)
-		for atStart && time.Now().Before(deadline) {
+		for atStart && !tc.held && time.Now().Before(deadline) {
 			sp.mu.Lock()
 			n := sp.schedule
 			sp.mu.Unlock()
@@ -166,7 +175,7 @@ func TestFireSchedulesAtStart(t *testing.T) {
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
-		if !atStart {
+		if !atStart || tc.held {
 			time.Sleep(200 * time.Millisecond)
 		}
 		cancel()
@@ -175,11 +184,11 @@ func TestFireSchedulesAtStart(t *testing.T) {
 		}
 		st.Close()
 		want := 0
-		if atStart {
+		if atStart && !tc.held {
 			want = 1
 		}
 		if sp.schedule != want {
-			t.Errorf("FireSchedulesAtStart=%v: the producer ran %d times before its first rate(1 hour) firing, want %d", atStart, sp.schedule, want)
+			t.Errorf("FireSchedulesAtStart=%v held=%v: the producer ran %d times before its first rate(1 hour) firing, want %d", atStart, tc.held, sp.schedule, want)
 		}
 	}
 }

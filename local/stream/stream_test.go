@@ -784,6 +784,9 @@ func TestReopenContinuesSequence(t *testing.T) {
 	if len(got) != 40 {
 		t.Fatalf("read %d records", len(got))
 	}
+	if n, err := e.Written("s"); err != nil || n != 40 {
+		t.Fatalf("Written = %d, %v; want 40 across the reopen", n, err)
+	}
 	// Every sequence number resolves, across all segments.
 	for i, s := range seqs {
 		got, _ := readAll(t, e, "s", shardID(1), mustIter(t, e, "s", shardID(1), Position{Type: AtSequenceNumber, SequenceNumber: s}))
