@@ -24,6 +24,10 @@ var (
 	// ErrInvalid: the request itself is wrong (bad key, too many items, too
 	// large). Retrying the same request cannot succeed.
 	ErrInvalid = errors.New("invalid request")
+	// ErrRefused: the service refuses this caller as a whole (credentials
+	// rejected, usage cap reached): every further call fails the same way
+	// until someone acts, so callers stop instead of trying the next one.
+	ErrRefused = errors.New("refused until someone acts")
 )
 
 // Item is one table item: attribute name → value.
@@ -220,7 +224,8 @@ type Trend struct {
 // Contract: Trends returns at most n trends for a WOEID, most popular first.
 // Search returns tweets matching query newer than sinceID ("" = no bound),
 // newest first, and the newest id seen (to pass as sinceID next time). Errors
-// wrap ErrUnavailable when a retry later may succeed.
+// wrap ErrUnavailable when a retry later may succeed, and ErrRefused when no
+// further call can succeed either (a usage cap, rejected credentials).
 type TweetSource interface {
 	Trends(ctx context.Context, woeid int64, n int) ([]Trend, error)
 	Search(ctx context.Context, query, sinceID string) (tweets []SourceTweet, newestID string, err error)

@@ -13,8 +13,10 @@
 //
 // Delivery rules, both modes: PutRecords calls respect Kinesis's limits
 // (500 records, 5 MiB with partition keys); entries that fail are re-sent
-// alone with exponential backoff and full jitter, up to MaxAttempts and the
-// context deadline; a tweet is either written or counted as failed, and any
+// alone with exponential backoff and full jitter, up to MaxAttempts (when
+// every failure is throttling — the stream is busy, not broken — up to
+// maxThrottledAttempts, about a minute of backoff) and the context
+// deadline; a tweet is either written or counted as failed, and any
 // failure makes Handle return an error saying how many and why.
 //
 // Ordering: tweets of one author land in chronological order. PutRecords
@@ -52,6 +54,11 @@ const (
 const (
 	defaultTopN        = 10
 	defaultMaxAttempts = 5
+	// maxThrottledAttempts bounds retries of entries that only ever failed
+	// with ProvisionedThroughputExceeded: a throttled shard frees up within
+	// a second, so giving up after five quick attempts loses tweets a busy
+	// stream would take moments later.
+	maxThrottledAttempts = 25
 	backoffBase        = 100 * time.Millisecond
 	backoffMax         = 5 * time.Second
 	// deadlineMargin is the time kept back from the context deadline so the
@@ -154,12 +161,18 @@ func (h *Handler) Handle(ctx context.Context, ev events.EventBridgeEvent) (Resul
 	}
 	var tweets []streamproc.SourceTweet
 	var searchErrs []error
-	for _, q := range queries {
+	seen := make(map[string]bool) // a tweet matching two trends is written once
+	for qi, q := range queries {
 		if err := ctx.Err(); err != nil {
 			searchErrs = append(searchErrs, fmt.Errorf("search %q not started: %w", q, err))
 			break
 		}
 		page, err := h.search(ctx, q)
+		if errors.Is(err, streamproc.ErrRefused) {
+			log.Error("search refused; not searching the remaining queries", "query", q, "remaining", len(queries)-qi-1, "err", err)
+			searchErrs = append(searchErrs, err)
+			break
+		}
 		if err != nil {
 			log.Warn("search failed", "query", q, "err", err)
 			searchErrs = append(searchErrs, err)
@@ -169,6 +182,16 @@ func (h *Handler) Handle(ctx context.Context, ev events.EventBridgeEvent) (Resul
 		// Search returns newest first; write oldest first so each author's
 		// tweets land in the order they were written.
 		for i := len(page) - 1; i >= 0; i-- {
+			// A delete notice carries the id of the tweet it deletes, so
+			// the author (a handle for tweets, a user id for notices)
+			// keeps them apart.
+			if id := page[i].ID; id != "" {
+				k := id + "\x00" + page[i].ScreenName
+				if seen[k] {
+					continue
+				}
+				seen[k] = true
+			}
 			tweets = append(tweets, page[i])
 		}
 	}
@@ -454,6 +477,7 @@ func (h *Handler) putBatch(ctx context.Context, log *slog.Logger, batch []entry,
 	}
 
 	recs := make([]streamproc.Record, len(batch))
+	onlyThrottled := true // every failure so far was throttling
 	for attempt := 1; ; attempt++ {
 		recs = recs[:len(batch)]
 		for i, e := range batch {
@@ -493,7 +517,14 @@ func (h *Handler) putBatch(ctx context.Context, log *slog.Logger, batch []entry,
 			return nil
 		}
 		reason := fmt.Sprintf("%s: %s", lastCode, lastMsg)
-		if attempt >= maxAttempts {
+		if throttled < len(failed) {
+			onlyThrottled = false
+		}
+		budget := maxAttempts
+		if onlyThrottled {
+			budget = max(maxAttempts, maxThrottledAttempts)
+		}
+		if attempt >= budget {
 			log.Error("giving up on records", "records", len(failed), "attempts", attempt, "reason", reason)
 			return fail(failed, fmt.Sprintf("still failing after %d attempts (%s)", attempt, reason), streamproc.ErrUnavailable)
 		}

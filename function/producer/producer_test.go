@@ -150,9 +150,15 @@ func (s *fakeSource) Search(ctx context.Context, query, sinceID string) ([]strea
 // them); author(i) names the author of the i-th oldest and size is the
 // payload size.
 func tweets(n, size int, author func(i int) string) []streamproc.SourceTweet {
+	return tweetsFrom(1000, n, size, author)
+}
+
+// tweetsFrom numbers the tweets from first: pages of different queries
+// hold different tweets unless a test means them to overlap.
+func tweetsFrom(first, n, size int, author func(i int) string) []streamproc.SourceTweet {
 	out := make([]streamproc.SourceTweet, n)
 	for i := range n {
-		id := fmt.Sprint(1000 + i)
+		id := fmt.Sprint(first + i)
 		raw := fmt.Appendf(nil, `{"id":%s,"pad":"`, id)
 		raw = append(raw, bytes.Repeat([]byte{'x'}, max(0, size-len(raw)-2))...)
 		raw = append(raw, `"}`...)
@@ -367,11 +373,11 @@ func TestGivesUpAfterMaxAttempts(t *testing.T) {
 	for _, mode := range []string{ModeRecords, ModeAggregated} {
 		t.Run(mode, func(t *testing.T) {
 			w := newFakeWriter(t, 2)
-			// "hot" is always throttled; in aggregated mode that fails the
-			// aggregates holding its tweets.
+			// "hot" always fails inside Kinesis; in aggregated mode that
+			// fails the aggregates holding its tweets.
 			w.failEntry = func(call, i int, r streamproc.Record) string {
 				if carries(r, "hot") {
-					return codeThrottled
+					return "InternalFailure"
 				}
 				return ""
 			}
@@ -391,7 +397,7 @@ func TestGivesUpAfterMaxAttempts(t *testing.T) {
 			if !errors.Is(err, streamproc.ErrUnavailable) {
 				t.Errorf("error %v does not wrap ErrUnavailable", err)
 			}
-			for _, want := range []string{"not written", codeThrottled, "after 3 attempts"} {
+			for _, want := range []string{"not written", "InternalFailure", "after 3 attempts"} {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("error %q does not mention %q", err, want)
 				}
@@ -651,7 +657,7 @@ func TestUnputtableTweets(t *testing.T) {
 
 func TestQueries(t *testing.T) {
 	trends := []streamproc.Trend{{Name: "#a", Query: "#a"}, {Name: "#b"}, {Name: "#a", Query: "#a"}, {Name: "#c", Query: "%23c"}}
-	pages := map[string][]streamproc.SourceTweet{"#a": tweets(2, 100, distinct), "#b": tweets(3, 100, distinct), "%23c": tweets(1, 100, distinct)}
+	pages := map[string][]streamproc.SourceTweet{"#a": tweetsFrom(1000, 2, 100, distinct), "#b": tweetsFrom(2000, 3, 100, distinct), "%23c": tweetsFrom(3000, 1, 100, distinct)}
 
 	t.Run("trends", func(t *testing.T) {
 		src := &fakeSource{trends: trends, pages: pages}
@@ -674,7 +680,7 @@ func TestQueries(t *testing.T) {
 		if _, err := h.Handle(context.Background(), events.EventBridgeEvent{}); err != nil {
 			t.Fatal(err)
 		}
-		if want := []string{"#a|1001", "#b|1002", "%23c|1000"}; !slices.Equal(src.searched[3:], want) {
+		if want := []string{"#a|1001", "#b|2002", "%23c|3000"}; !slices.Equal(src.searched[3:], want) {
 			t.Errorf("second run searched %v, want %v", src.searched[3:], want)
 		}
 	})
@@ -809,5 +815,79 @@ func BenchmarkHandle(b *testing.B) {
 			}
 			b.ReportMetric(float64(tweets)/b.Elapsed().Seconds(), "tweets/s")
 		})
+	}
+}
+
+// A stream that only throttles is busy, not broken: entries are retried
+// past MaxAttempts (up to maxThrottledAttempts) and all tweets land.
+func TestThrottlingOutlastsMaxAttempts(t *testing.T) {
+	w := newFakeWriter(t, 2)
+	hotTries := 0
+	w.failEntry = func(call, i int, r streamproc.Record) string {
+		if carries(r, "hot") {
+			hotTries++
+			if hotTries < 8 {
+				return codeThrottled
+			}
+		}
+		return ""
+	}
+	author := func(i int) string {
+		if i == 2 {
+			return "hot"
+		}
+		return distinct(i)
+	}
+	page := tweets(8, 100, author)
+	h := newHandler(&fakeSource{pages: map[string][]streamproc.SourceTweet{"#q": page}}, w, ModeRecords, &sleeps{})
+	h.MaxAttempts = 3
+	res, err := h.Handle(context.Background(), events.EventBridgeEvent{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.TweetsPut != len(page) || res.ThrottledRetries != 7 {
+		t.Errorf("put %d of %d tweets with %d throttled retries, want all with 7", res.TweetsPut, len(page), res.ThrottledRetries)
+	}
+}
+
+// A tweet matching two trends is written once; a delete notice carrying
+// the id of a tweet it deletes is not mistaken for it.
+func TestTweetInTwoTrendsWrittenOnce(t *testing.T) {
+	shared := tweetsFrom(5000, 1, 100, distinct)[0]
+	notice := streamproc.SourceTweet{ID: shared.ID, ScreenName: "12345", Raw: []byte(`{"delete":{"status":{"id_str":"5000","user_id_str":"12345"}}}`)}
+	pages := map[string][]streamproc.SourceTweet{
+		"#a": append(tweetsFrom(1000, 2, 100, distinct), shared),
+		"#b": {shared, notice},
+	}
+	w := newFakeWriter(t, 1)
+	src := &fakeSource{trends: []streamproc.Trend{{Name: "#a", Query: "#a"}, {Name: "#b", Query: "#b"}}, pages: pages}
+	h := newHandler(src, w, ModeRecords, &sleeps{})
+	h.Query = ""
+	res, err := h.Handle(context.Background(), events.EventBridgeEvent{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.TweetsPut != 4 || len(userRecords(t, w)) != 4 {
+		t.Errorf("put %d tweets (%d records landed), want 4: two, the shared one once, the notice", res.TweetsPut, len(userRecords(t, w)))
+	}
+}
+
+// A refused search (usage cap, rejected credentials) stops the run: the
+// remaining trends would fail the same way.
+func TestRefusedSearchStopsTheRun(t *testing.T) {
+	trends := []streamproc.Trend{{Name: "#a", Query: "#a"}, {Name: "#b", Query: "#b"}, {Name: "#c", Query: "#c"}}
+	pages := map[string][]streamproc.SourceTweet{"#a": tweetsFrom(1000, 2, 100, distinct), "#b": tweetsFrom(2000, 2, 100, distinct), "#c": tweetsFrom(3000, 2, 100, distinct)}
+	src := &fakeSource{trends: trends, pages: pages, searchErr: map[string]error{"#b": fmt.Errorf("usage cap exceeded: %w", streamproc.ErrRefused)}}
+	h := newHandler(src, newFakeWriter(t, 1), ModeRecords, &sleeps{})
+	h.Query = ""
+	res, err := h.Handle(context.Background(), events.EventBridgeEvent{})
+	if !errors.Is(err, streamproc.ErrRefused) {
+		t.Fatalf("err = %v, want ErrRefused", err)
+	}
+	if want := []string{"#a|", "#b|"}; !slices.Equal(src.searched, want) {
+		t.Errorf("searched %v, want %v", src.searched, want)
+	}
+	if res.TweetsPut != 2 {
+		t.Errorf("put %d tweets, want #a's 2", res.TweetsPut)
 	}
 }

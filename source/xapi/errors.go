@@ -52,6 +52,9 @@ type Error struct {
 	Hint  string
 	kind  error // one of the sentinels above, or nil
 	class error // streamproc.ErrUnavailable or streamproc.ErrInvalid
+	// refused is streamproc.ErrRefused when no further call can succeed
+	// (usage cap, rejected credentials).
+	refused error
 	cause error // a transport error, for errors.Is
 }
 
@@ -110,7 +113,7 @@ func (e *Error) Error() string {
 // Unwrap lets errors.Is find the sentinel, the streamproc kind and the cause.
 func (e *Error) Unwrap() []error {
 	var out []error
-	for _, err := range []error{e.kind, e.class, e.cause} {
+	for _, err := range []error{e.kind, e.class, e.refused, e.cause} {
 		if err != nil {
 			out = append(out, err)
 		}
@@ -176,12 +179,12 @@ func apiError(op string, status int, p problem) *Error {
 	}
 	switch {
 	case status == http.StatusTooManyRequests && p.usageCapped():
-		e.kind, e.class = ErrUsageCapped, nil
+		e.kind, e.class, e.refused = ErrUsageCapped, nil, streamproc.ErrRefused
 		e.Hint = "not retrying: requests fail until the cap resets or the plan's cap is raised in the X developer console"
 	case status == http.StatusTooManyRequests:
 		e.kind, e.class = ErrRateLimited, streamproc.ErrUnavailable
 	case status == http.StatusUnauthorized:
-		e.kind, e.class = ErrAuth, streamproc.ErrInvalid
+		e.kind, e.class, e.refused = ErrAuth, streamproc.ErrInvalid, streamproc.ErrRefused
 		e.Hint = "check the bearer token or OAuth 1.0a keys in the parameter store"
 	case status == http.StatusForbidden:
 		e.kind, e.class = ErrAuth, streamproc.ErrInvalid

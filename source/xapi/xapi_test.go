@@ -364,7 +364,7 @@ func TestRateLimitsAndRetries(t *testing.T) {
 			name:      "usage cap: no retry, a clear error",
 			faults:    []xapitest.Fault{xapitest.UsageCapped()},
 			wantReqs:  1,
-			wantErr:   []error{xapi.ErrUsageCapped},
+			wantErr:   []error{xapi.ErrUsageCapped, streamproc.ErrRefused},
 			notErr:    []error{streamproc.ErrUnavailable, xapi.ErrRateLimited},
 			wantInErr: []string{"usage cap exceeded", "Monthly product cap", "period Monthly", "not retrying"},
 		},
@@ -504,7 +504,7 @@ func TestAuthFailures(t *testing.T) {
 	}{
 		{
 			name: "wrong bearer token: 401", cfg: xapitest.Config{BearerToken: "another-token"}, creds: bearerEnv(),
-			wantErr: []error{xapi.ErrAuth, streamproc.ErrInvalid}, wantInErr: []string{"401 Unauthorized", "check the bearer token"}, wantReqs: 1,
+			wantErr: []error{xapi.ErrAuth, streamproc.ErrInvalid, streamproc.ErrRefused}, wantInErr: []string{"401 Unauthorized", "check the bearer token"}, wantReqs: 1,
 		},
 		{
 			name: "wrong OAuth secret: 401", cfg: xapitest.Config{OAuth1: &xapitest.OAuth1{ConsumerKey: oauthCreds.ConsumerKey, ConsumerSecret: "other", Token: oauthCreds.Token, TokenSecret: oauthCreds.TokenSecret}},
