@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"regexp"
 	"strings"
 	"time"
 
@@ -47,7 +48,7 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 		m.Getenv = func(string) (string, bool) { return "", false }
 	}
 	root := m.rootCmd()
-	root.SetArgs(args)
+	root.SetArgs(spreadOverrides(args))
 	root.SetIn(m.Stdin)
 	root.SetOut(m.Stdout)
 	root.SetErr(m.Stderr)
@@ -65,6 +66,32 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 		return exitUsage
 	}
 	return exitError
+}
+
+// overrideArg is a Key=Value template parameter value.
+var overrideArg = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]*=`)
+
+// spreadOverrides lets --parameter-overrides take several values the way
+// sam deploy does (--parameter-overrides A=1 B=2): the Key=Value words
+// after the flag become one flag each.
+func spreadOverrides(args []string) []string {
+	out := make([]string, 0, len(args))
+	for i := 0; i < len(args); i++ {
+		out = append(out, args[i])
+		if args[i] == "--" {
+			return append(out, args[i+1:]...)
+		}
+		if args[i] != "--parameter-overrides" || i+1 >= len(args) {
+			continue
+		}
+		i++
+		out = append(out, args[i])
+		for i+1 < len(args) && overrideArg.MatchString(args[i+1]) {
+			i++
+			out = append(out, "--parameter-overrides", args[i])
+		}
+	}
+	return out
 }
 
 // isFlagError recognises cobra's own usage errors (unknown flag, wrong

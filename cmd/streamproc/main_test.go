@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -418,6 +419,26 @@ func TestParseOverrides(t *testing.T) {
 		}
 		if err != nil || !maps.Equal(got, tc.want) {
 			t.Errorf("%q = %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+// sam deploy's unquoted form: --parameter-overrides A=1 B=2, each word after
+// the flag a value, up to the next flag or a word that is not Key=Value.
+func TestSpreadOverrides(t *testing.T) {
+	tests := []struct{ in, want []string }{
+		{[]string{"up", "--parameter-overrides", "A=1", "B=2", "--duration", "1s"},
+			[]string{"up", "--parameter-overrides", "A=1", "--parameter-overrides", "B=2", "--duration", "1s"}},
+		{[]string{"--parameter-overrides", "A=1", "invoke", "producer"},
+			[]string{"--parameter-overrides", "A=1", "invoke", "producer"}},
+		{[]string{"query", "--parameter-overrides", "A=1", "SELECT a=1"},
+			[]string{"query", "--parameter-overrides", "A=1", "SELECT a=1"}},
+		{[]string{"up", "--", "--parameter-overrides", "A=1", "B=2"},
+			[]string{"up", "--", "--parameter-overrides", "A=1", "B=2"}},
+	}
+	for _, tc := range tests {
+		if got := spreadOverrides(tc.in); !slices.Equal(got, tc.want) {
+			t.Errorf("spreadOverrides(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }
