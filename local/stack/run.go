@@ -382,6 +382,11 @@ func mappingConfig(mp MappingPlan, fp FunctionPlan, r *Resolved) (esm.Config, er
 			if err != nil {
 				return cfg, fmt.Errorf("%s: %s %q is not an integer", mp.Name, k, v)
 			}
+			if n == 0 && k != "MaximumRetryAttempts" {
+				// esm.Config reads 0 as "unset"; the API rejects it.
+				return cfg, fmt.Errorf("%s: 1 validation error detected: Value '0' at '%s' failed to satisfy constraint: Member must have value greater than or equal to 1: %w",
+					mp.Name, lowerFirst(k), streamproc.ErrInvalid)
+			}
 			*dst = n
 		}
 	}
@@ -391,6 +396,10 @@ func mappingConfig(mp MappingPlan, fp FunctionPlan, r *Resolved) (esm.Config, er
 			n, err := strconv.Atoi(v)
 			if err != nil {
 				return cfg, fmt.Errorf("%s: %s %q is not a whole number of seconds", mp.Name, k, v)
+			}
+			if n == 0 && k == "MaximumRecordAgeInSeconds" {
+				// esm.Config reads 0 as "forever"; the API rejects it.
+				return cfg, fmt.Errorf("%s: MaximumRecordAgeInSeconds must be either -1 (forever) or between 60 and 604800 (inclusive): %w", mp.Name, streamproc.ErrInvalid)
 			}
 			*dst = time.Duration(n) * time.Second
 		}
@@ -546,4 +555,13 @@ func (s *Stack) Drain(ctx context.Context, idleFor time.Duration) error {
 		case <-time.After(tick):
 		}
 	}
+}
+
+// lowerFirst turns a CloudFormation property name into the API member name
+// AWS's validation messages use (BatchSize → batchSize).
+func lowerFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToLower(s[:1]) + s[1:]
 }

@@ -229,6 +229,11 @@ func TestStartRefusals(t *testing.T) {
 	if _, err := start(t.TempDir(), resolve(map[string]string{"ShardCount": "99999"})); err == nil || !strings.Contains(err.Error(), "shard limit") {
 		t.Errorf("Start over the shard limit: %v", err)
 	}
+	// Zero is "unset" inside esm.Config, but the API rejects it: it must not
+	// silently become "forever".
+	if _, err := start(t.TempDir(), resolve(map[string]string{"ConsumerMaximumRecordAgeSeconds": "0"})); err == nil || !strings.Contains(err.Error(), "-1 (forever) or between 60 and 604800") {
+		t.Errorf("Start with MaximumRecordAgeInSeconds 0: %v", err)
+	}
 	again, err := start(dir, resolve(nil))
 	if err != nil {
 		t.Fatalf("the dir is not usable after refusals: %v", err)
