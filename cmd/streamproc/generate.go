@@ -92,10 +92,21 @@ and the KinesisStreamAsSource record metadata.`,
 	return cmd
 }
 
-// eventRecord is one record's bytes and partition key.
+// eventRecord is one record's bytes and partition key, and its arrival in
+// the stream when it came from one (zero: made up from now).
 type eventRecord struct {
-	data []byte
-	pk   string
+	data    []byte
+	pk      string
+	arrival time.Time
+}
+
+// arrivalAt is r's arrival time, or the i-th millisecond after now for a
+// record that never was in a stream.
+func (r eventRecord) arrivalAt(now time.Time, i int) time.Time {
+	if !r.arrival.IsZero() {
+		return r.arrival
+	}
+	return now.Add(time.Duration(i) * time.Millisecond)
 }
 
 func (m *Main) eventRecords(f *genFlags) ([]eventRecord, error) {
@@ -233,7 +244,7 @@ func (m *Main) kinesisEvent(st stackDef, f *genFlags, recs []eventRecord) any {
 		out[i] = record{
 			Kinesis: kinesis{
 				KinesisSchemaVersion: "1.0", PartitionKey: r.pk, SequenceNumber: seqs[i], Data: r.data,
-				ApproximateArrivalTimestamp: epochSeconds(now.Add(time.Duration(i) * time.Millisecond)),
+				ApproximateArrivalTimestamp: epochSeconds(r.arrivalAt(now, i)),
 			},
 			EventSource: "aws:kinesis", EventVersion: "1.0", EventID: f.shardID + ":" + seqs[i], EventName: "aws:kinesis:record",
 			InvokeIdentityArn: fmt.Sprintf("arn:aws:iam::%s:role/%s-DataStreamConsumerRole", localAccount, st.Name),
@@ -264,7 +275,7 @@ func (m *Main) firehoseEvent(st stackDef, f *genFlags, recs []eventRecord) any {
 	}
 	out := make([]record, len(recs))
 	for i, r := range recs {
-		ms := now.Add(time.Duration(i) * time.Millisecond).UnixMilli()
+		ms := r.arrivalAt(now, i).UnixMilli()
 		// Firehose record ids are opaque; this is the shape it uses for a
 		// Kinesis source: sequence number, subsequence and shard.
 		out[i] = record{

@@ -300,6 +300,13 @@ func TestAggregatedProducerToConsumer(t *testing.T) {
 			if len(ev.Records) != res.RecordsPut {
 				t.Fatalf("stream holds %d records, producer put %d", len(ev.Records), res.RecordsPut)
 			}
+			// Records from the stream keep their arrival time (tumbling
+			// windows and TTLs count from it), not one made up now.
+			for i, r := range ev.Records {
+				if at := r.Kinesis.ApproximateArrivalTimestamp.Time; !at.Equal(c.now) {
+					t.Fatalf("record %d arrived %v, the stream says %v", i, at, c.now)
+				}
+			}
 			out := c.mustRun(event, "invoke", "consumer", "-e", "-")
 			if !strings.Contains(out, `"batchItemFailures":[]`) {
 				t.Fatalf("consumer = %s", out)

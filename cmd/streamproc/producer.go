@@ -84,7 +84,7 @@ func (m *Main) streamRecords(ctx context.Context, g *globalFlags, shardID string
 			return nil, nil, err
 		}
 		for _, r := range b.Records {
-			recs = append(recs, eventRecord{data: r.Data, pk: r.PartitionKey})
+			recs = append(recs, eventRecord{data: r.Data, pk: r.PartitionKey, arrival: r.ArrivalTime})
 			seqs = append(seqs, r.SequenceNumber)
 		}
 		if len(b.Records) == 0 {
