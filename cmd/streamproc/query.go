@@ -259,9 +259,28 @@ func queryLocations(g *globalFlags) (query.Options, error) {
 	return opts, nil
 }
 
-// writeResult runs sql and writes its result in format. The table format
-// needs every row for the column widths; csv and json stream.
+// writeResult runs every statement of sql in turn and writes each result
+// in format (tables separated by a blank line), stopping at the first
+// error.
 func writeResult(ctx context.Context, w io.Writer, db *query.DB, sql, format string, maxWidth int) error {
+	stmts := query.Split(sql)
+	if len(stmts) <= 1 {
+		return writeOne(ctx, w, db, sql, format, maxWidth)
+	}
+	for i, stmt := range stmts {
+		if i > 0 && format == "table" {
+			fmt.Fprintln(w)
+		}
+		if err := writeOne(ctx, w, db, stmt, format, maxWidth); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeOne runs one statement and writes its result in format. The table
+// format needs every row for the column widths; csv and json stream.
+func writeOne(ctx context.Context, w io.Writer, db *query.DB, sql, format string, maxWidth int) error {
 	bw := bufio.NewWriter(w)
 	var err error
 	switch format {

@@ -184,6 +184,7 @@ func TestQueryCommand(t *testing.T) {
 		{name: "empty named query", args: []string{"query", "--named", "language_mix"}, stdout: []string{"lang | tweets | percent", "(0 rows)"}},
 		{name: "no delivery note without records", args: []string{"query", "SELECT 1 AS records"}, stdout: []string{"records"}, nostderr: "nothing is delivered"},
 		{name: "empty table view", args: []string{"query", "SELECT * FROM trends"}, stdout: []string{"Window | Hashtag", "(0 rows)"}},
+		{name: "every statement of a script", args: []string{"query", "--format", "csv", "SELECT 1 AS one; SELECT 'a;b' AS two;"}, stdout: []string{"one\n1\ntwo\na;b\n"}},
 		{name: "SQL from stdin", stdin: "SELECT 1 AS one, 'two' AS two", args: []string{"query", "--format", "csv"}, stdout: []string{"one,two\n1,two\n"}},
 		{name: "SQL from file", args: []string{"query", "-f", "../../queries/retweet_share.sql", "--format", "json"}, stdout: []string{`{"tweets":0,"retweets":null,"retweet_percent":null}`}},
 		{name: "json types", args: []string{"query", "--format", "json", "SELECT TIMESTAMP '2026-11-26 10:00:01' AS t, [1, 2] AS l, NULL AS n, 1.50 AS d, 'a<b' AS s"},
