@@ -149,18 +149,21 @@ func (s *Source) Items(ctx context.Context, user string, limit int) ([]dashboard
 }
 
 // recentKeys returns the (user, id) of up to n of the newest tweets in the
-// consumer's streams, newest first. When the consumer lags so far behind
-// that the newest records cannot be stored yet, it also looks where the
-// consumer is: records that arrived an iterator age ago.
+// consumer's streams, newest first. The newest records at the tip are
+// usually not stored yet — the consumer waits out its batching window and
+// may lag — so it also looks where the consumer has surely been: records
+// that arrived an iterator age plus a batching window (and a second) ago.
 func (s *Source) recentKeys(ctx context.Context, n int) ([][2]string, error) {
 	eng := s.st.Deps().Stream
 	var lag time.Duration
 	maps, plans := s.st.Mappings()
 	for i, m := range maps {
 		if s.byLogical[plans[i].Function].Package == "consumer" {
+			behind := m.Config().MaximumBatchingWindow
 			for _, sh := range m.Stats().Shards {
-				lag = max(lag, sh.IteratorAge)
+				behind = max(behind, sh.IteratorAge+m.Config().MaximumBatchingWindow)
 			}
+			lag = max(lag, behind)
 		}
 	}
 	type rec struct {
@@ -188,11 +191,9 @@ func (s *Source) recentKeys(ctx context.Context, n int) ([][2]string, error) {
 				return nil, err
 			}
 			starts := []stream.Cursor{from}
-			if lag > time.Second {
-				c, err := eng.Iterator(ctx, name, sh.ID, stream.Position{Type: stream.AtTimestamp, Timestamp: s.opts.Now().Add(-lag - time.Second)})
-				if err == nil {
-					starts = append(starts, c)
-				}
+			c, err := eng.Iterator(ctx, name, sh.ID, stream.Position{Type: stream.AtTimestamp, Timestamp: s.opts.Now().Add(-lag - time.Second)})
+			if err == nil {
+				starts = append(starts, c)
 			}
 			for _, c := range starts {
 				b, err := eng.Read(ctx, name, sh.ID, c, per, 4<<20)
@@ -211,9 +212,11 @@ func (s *Source) recentKeys(ctx context.Context, n int) ([][2]string, error) {
 			}
 		}
 	}
+	// All candidates, newest first: the caller stops at the first n it
+	// finds stored, which may all come from the older read.
 	slices.SortStableFunc(recs, func(a, b rec) int { return b.at.Compare(a.at) })
-	out := make([][2]string, 0, min(len(recs), n))
-	for _, r := range recs[:min(len(recs), n)] {
+	out := make([][2]string, 0, len(recs))
+	for _, r := range recs {
 		out = append(out, r.key)
 	}
 	return out, nil
