@@ -223,7 +223,7 @@ func (m *Main) runE2E(ctx context.Context, r *stack.Resolved, f *benchE2EFlags, 
 		return res, err
 	}
 	defer st.Close()
-	ui, err := m.serveDashboard(ctx, st, reg, durations, uiAddr, "bench", dir, slog.New(slog.DiscardHandler))
+	ui, err := m.serveDashboard(ctx, stacksource.New(st, reg, durations, stacksource.Options{DataDir: dir, BuiltIn: "bench", Now: m.Now}), reg, uiAddr, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return res, err
 	}

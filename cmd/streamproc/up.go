@@ -186,6 +186,16 @@ func (m *Main) up(ctx context.Context, g *globalFlags, f *upFlags) error {
 		return err
 	}
 	defer st.Close()
+	builtIn := kind
+	if kind == "xapi" {
+		builtIn = "" // the producer function is the X API client; the topology shows it
+	}
+	// One sampler computes what the page shows and publishes it to the
+	// registry; a /metrics scrape samples first, so it sees the same
+	// numbers as of now, dashboard or not.
+	sampler := stacksource.New(st, reg, durations, stacksource.Options{DataDir: g.dataDir, BuiltIn: builtIn, Now: m.Now})
+	gatherCtx := context.WithoutCancel(ctx)
+	reg.BeforeGather = func() { _, _ = sampler.Sample(gatherCtx) }
 	var src replay.Iterator
 	switch kind {
 	case "synthetic":
@@ -221,11 +231,7 @@ func (m *Main) up(ctx context.Context, g *globalFlags, f *upFlags) error {
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
-	builtIn := kind
-	if kind == "xapi" {
-		builtIn = "" // the producer function is the X API client; the topology shows it
-	}
-	ui, err := m.serveDashboard(ctx, st, reg, durations, f.uiAddr, builtIn, g.dataDir, log)
+	ui, err := m.serveDashboard(ctx, sampler, reg, f.uiAddr, log)
 	if err != nil {
 		return err
 	}
@@ -409,7 +415,7 @@ type liveDashboard struct {
 
 // serveDashboard serves st's live dashboard, with /metrics, on addr ("off"
 // or "" = none). Call stop before the stack closes: the page reads it.
-func (m *Main) serveDashboard(ctx context.Context, st *stack.Stack, reg *metrics.Registry, durations *stacksource.Durations, addr, builtIn, dataDir string, log *slog.Logger) (liveDashboard, error) {
+func (m *Main) serveDashboard(ctx context.Context, sampler *stacksource.Source, reg *metrics.Registry, addr string, log *slog.Logger) (liveDashboard, error) {
 	if addr == "off" || addr == "" {
 		return liveDashboard{stop: func() {}}, nil
 	}
@@ -417,7 +423,7 @@ func (m *Main) serveDashboard(ctx context.Context, st *stack.Stack, reg *metrics
 	if err != nil {
 		return liveDashboard{}, fmt.Errorf("listen on %s: %w (another process uses it? pass --ui-addr 127.0.0.1:0, or --ui-addr off)", addr, err)
 	}
-	dash := dashboard.New(stacksource.New(st, reg, durations, stacksource.Options{DataDir: dataDir, BuiltIn: builtIn, Now: m.Now}), dashboard.Options{Logger: log, Now: m.Now})
+	dash := dashboard.New(sampler, dashboard.Options{Logger: log, Now: m.Now})
 	stopDash := dash.Start(context.WithoutCancel(ctx)) // live through the drain
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", reg.Handler()) // the dashboard's numbers, in Prometheus form

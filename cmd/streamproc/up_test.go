@@ -7,9 +7,13 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -223,5 +227,56 @@ func TestUpSources(t *testing.T) {
 				t.Errorf("EventData holds %d items, want the fixture's 15\n%s", len(got), stderr.String())
 			}
 		})
+	}
+}
+
+// /metrics carries the dashboard's numbers even with the dashboard off:
+// every function's error count (0 before the first error), each event
+// source mapping's batches and live iterator age, and a data freshness that
+// keeps growing while nothing is delivered — sampled at scrape time.
+func TestMetricsWithoutDashboard(t *testing.T) {
+	u := startUp(t, "--source", "synthetic", "--rate", "50", "--ui-addr", "off",
+		"--parameter-overrides", "DeliveryBufferSeconds=900", "ConsumerBatchingWindowSeconds=0")
+	scrape := func() string {
+		t.Helper()
+		resp, err := http.Get(u.endpoint + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	freshness := regexp.MustCompile(`streamproc_delivery_to_s3_data_freshness\{dimension="DeliveryStreamName",value="streamproc-FirehoseDeliveryStream"\} ([0-9.e+]+)`)
+	var first float64
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if m := freshness.FindStringSubmatch(scrape()); m != nil {
+			if v, _ := strconv.ParseFloat(m[1], 64); v > 0 {
+				first = v
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no data freshness on /metrics:\n%s", scrape())
+		}
+	}
+	time.Sleep(1500 * time.Millisecond)
+	body := scrape()
+	m := freshness.FindStringSubmatch(body)
+	if v, _ := strconv.ParseFloat(m[1], 64); v < first+1 {
+		t.Errorf("data freshness went from %v to %v in 1.5 s with nothing delivered: not live", first, v)
+	}
+	for _, want := range []string{
+		`streamproc_errors_total{dimension="FunctionName",value="streamproc-DataStreamConsumer"} 0`,
+		`streamproc_event_source_mapping_batches{dimension="EventSourceMapping",value="DataStreamConsumer.Stream"}`,
+		`streamproc_iterator_age{dimension="EventSourceMapping",value="DataStreamConsumer.Stream"}`,
+		`streamproc_incoming_records_total{dimension="ShardId",value="streamproc-EventStream/shardId-000000000000"}`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 }

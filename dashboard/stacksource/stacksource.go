@@ -24,6 +24,7 @@ import (
 	"github.com/streamproc/streamproc/function/consumer"
 	"github.com/streamproc/streamproc/function/trending"
 	"github.com/streamproc/streamproc/local/esm"
+	"github.com/streamproc/streamproc/local/firehose"
 	"github.com/streamproc/streamproc/local/metrics"
 	"github.com/streamproc/streamproc/local/stack"
 	"github.com/streamproc/streamproc/local/stream"
@@ -44,6 +45,16 @@ type Options struct {
 }
 
 // Node IDs of things that are not template resources.
+// Series the page shows that no component counts itself: an event source
+// mapping's totals, under the dimension EventSourceMapping (the template's
+// <function>.<event> name), as gauges of running totals.
+const (
+	MetricMappingBatches   = "EventSourceMappingBatches"
+	MetricMappingDiscarded = "EventSourceMappingRecordsDiscarded"
+	MetricMappingOnFailure = "EventSourceMappingOnFailureRecords"
+	dimMapping             = "EventSourceMapping"
+)
+
 const (
 	nodeBuiltIn     = "source:builtin"
 	nodeAPI         = "source:kinesis-api"
@@ -390,6 +401,9 @@ func (s *Source) Sample(ctx context.Context) (dashboard.Sample, error) {
 		if !s.invoked[fp.LogicalID] {
 			continue
 		}
+		// Zero until the first error, but there: a dashboard on /metrics
+		// shows 0, not "no data".
+		s.reg.Add(esm.MetricErrors, "FunctionName", fp.Name, 0)
 		inv := s.reg.Get(esm.MetricInvocations, "FunctionName", fp.Name)
 		errs := s.reg.Get(esm.MetricErrors, "FunctionName", fp.Name)
 		count := inv
@@ -426,6 +440,12 @@ func (s *Source) Sample(ctx context.Context) (dashboard.Sample, error) {
 		name := plans[i].Name
 		point("batches", name, float64(st.Invocations))
 		point("age", name, age.Seconds())
+		// The page's numbers, on /metrics too (IteratorAge in CloudWatch's
+		// milliseconds; the per-function series is the last batch's).
+		s.reg.Set(esm.MetricIteratorAge, dimMapping, name, float64(age.Milliseconds()))
+		s.reg.Set(MetricMappingBatches, dimMapping, name, float64(st.Invocations))
+		s.reg.Set(MetricMappingDiscarded, dimMapping, name, float64(st.RecordsDiscarded))
+		s.reg.Set(MetricMappingOnFailure, dimMapping, name, float64(st.FailureRecords))
 		node(dashboard.NodeSample{ID: name, Count: float64(st.RecordsRead), Errors: float64(st.FunctionErrors + st.RejectedResponses), Lag: age})
 		discarded += float64(st.RecordsDiscarded)
 		onFailure += float64(st.FailureRecords)
@@ -442,6 +462,9 @@ func (s *Source) Sample(ctx context.Context) (dashboard.Sample, error) {
 		dp := p.Deliveries[i]
 		point("delivered", dp.LogicalID, float64(st.ObjectRecords))
 		point("freshness", dp.LogicalID, st.DataFreshness.Seconds())
+		// Live, as the page shows it: the delivery only sets it when an
+		// object lands, and a stalled delivery must show a growing age.
+		s.reg.Set(firehose.MetricDataFreshness, "DeliveryStreamName", dp.Name, st.DataFreshness.Seconds())
 		node(dashboard.NodeSample{ID: dp.LogicalID, Count: float64(st.RecordsIn), Errors: float64(st.InvocationFailures), Lag: st.DataFreshness})
 		if n := st.RecordsFailed + st.ConversionFailed; dp.Processor != "" || dp.Conversion != nil {
 			node(dashboard.NodeSample{ID: "errors:" + dp.LogicalID, Count: float64(n), Text: plural(int(n), "record")})

@@ -31,6 +31,11 @@ type Registry struct {
 	// benchmarks that need the distribution, not the latest value). It must
 	// be safe for concurrent use.
 	OnSet func(name, dim, value string, v float64)
+	// BeforeGather, when set before use, runs before every /metrics scrape:
+	// it publishes values that are computed rather than counted (a data
+	// freshness that grows while nothing is delivered), so a scrape sees
+	// them as of now.
+	BeforeGather func()
 
 	mu       sync.Mutex // guards the maps; the series themselves are atomic
 	counters map[string]*prometheus.CounterVec
@@ -47,7 +52,13 @@ func New() *Registry {
 
 // Handler serves /metrics.
 func (r *Registry) Handler() http.Handler {
-	return promhttp.HandlerFor(r.reg, promhttp.HandlerOpts{Registry: r.reg})
+	h := promhttp.HandlerFor(r.reg, promhttp.HandlerOpts{Registry: r.reg})
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if r.BeforeGather != nil {
+			r.BeforeGather()
+		}
+		h.ServeHTTP(w, req)
+	})
 }
 
 // Add adds v to the counter name{dim=value}.
