@@ -175,12 +175,12 @@ func renderTopology(t Topology) template.HTML {
 			title += "\n" + p.Help
 		}
 		fmt.Fprintf(&b, `<title>%s</title><rect width="%d" height="%d" rx="6"/>`, esc(title), boxW, boxH)
-		fmt.Fprintf(&b, `<text class="l" x="8" y="17">%s</text>`, esc(clip(p.Label, 25)))
+		fmt.Fprintf(&b, `<text class="l" x="8" y="17"%s>%s</text>`, fit(p.Label, 22), esc(clip(p.Label, 30)))
 		sub := shortType(p.Type)
 		if p.Detail != "" {
 			sub += " · " + p.Detail
 		}
-		fmt.Fprintf(&b, `<text class="s" x="8" y="33">%s</text>`, esc(clip(sub, 31)))
+		fmt.Fprintf(&b, `<text class="s" x="8" y="33"%s>%s</text>`, fit(sub, 28), esc(clip(sub, 36)))
 		fmt.Fprintf(&b, `<text class="v" id="v-%s" x="8" y="50">%s</text></g>`, esc(p.ID), esc(initialValue(p.Node)))
 	}
 	b.WriteString(`</svg>`)
@@ -208,6 +208,16 @@ func shortType(t string) string {
 		return strings.ReplaceAll(rest, "::", " ")
 	}
 	return t
+}
+
+// fit squeezes a text longer than n characters into the box: glyph widths
+// of a proportional font are unknown here, so the browser is told the
+// length to fit (textLength) instead of trusting a character count.
+func fit(s string, n int) string {
+	if len([]rune(s)) <= n {
+		return ""
+	}
+	return fmt.Sprintf(` textLength="%d" lengthAdjust="spacingAndGlyphs"`, boxW-16)
 }
 
 func clip(s string, n int) string {

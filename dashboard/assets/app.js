@@ -43,7 +43,10 @@
   }
 
   function drawCharts() {
-    const t1 = st.times[st.times.length - 1] || Date.now(), t0 = t1 - st.historySize * st.intervalMs;
+    // Until the history fills, the x axis spans the data (at least 30 s),
+    // so the first seconds are a chart, not a sliver at the right edge.
+    const t1 = st.times[st.times.length - 1] || Date.now();
+    const t0 = t1 - Math.min(st.historySize * st.intervalMs, Math.max(30000, t1 - (st.times[0] || t1)));
     for (const c of st.topology.charts) {
       const box = $("#c-" + CSS.escape(c.id));
       const keys = Object.keys(st.series).filter((k) => k.startsWith(c.id + SEP));
