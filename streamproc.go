@@ -151,7 +151,8 @@ const (
 // StreamWriter writes records to a Kinesis-like stream.
 //
 // Contract: PutRecords takes at most MaxPutRecords records and
-// MaxPutRecordsBytes bytes and returns one result per record, in order. A
+// MaxPutRecordsBytes bytes and returns one result per record, in order (no
+// records: no results and no error, nothing is called). A
 // failed entry (ErrorCode set) was not written and may be retried; the call
 // itself returns an error only when nothing was attempted (ErrNotFound for a
 // missing stream, ErrInvalid for a malformed request, ErrUnavailable for a

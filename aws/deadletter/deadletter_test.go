@@ -150,7 +150,6 @@ func TestPut(t *testing.T) {
 				`^errors/dl/.._x_y/2026/`:              {letter("../x y", "2", nil)},
 				`^errors/dl/unknown/2026/`:             {letter("", "3", nil)},
 			}},
-		{name: "nothing", letters: nil, want: map[string][]streamproc.DeadLetter{}},
 	}
 	for _, be := range backends() {
 		for _, tc := range tests {

@@ -47,8 +47,9 @@ func New(client *awskinesis.Client) *Writer {
 // as results with ErrorCode and ErrorMessage set. An error is returned only
 // when the call as a whole failed, wrapping streamproc.ErrNotFound (missing
 // stream), ErrInvalid (ValidationException, InvalidArgumentException: too
-// many records, bad partition or hash key) or ErrUnavailable (throttling,
-// 5xx, network). No records means no call and no results.
+// many records, bad partition or hash key; a record or call over the size
+// limits is refused before sending) or ErrUnavailable (throttling, 5xx,
+// network). No records means no call and no results.
 func (w *Writer) PutRecords(ctx context.Context, stream string, records []streamproc.Record) ([]streamproc.PutResult, error) {
 	if len(records) == 0 {
 		return []streamproc.PutResult{}, nil
@@ -56,6 +57,9 @@ func (w *Writer) PutRecords(ctx context.Context, stream string, records []stream
 	name, arn, err := parseStream(stream)
 	if err != nil {
 		return nil, err
+	}
+	if err := checkSizes(records); err != nil {
+		return nil, fmt.Errorf("kinesis PutRecords of %d records to stream %q: %w", len(records), stream, err)
 	}
 	entries := make([]types.PutRecordsRequestEntry, len(records))
 	for i, r := range records {
@@ -102,6 +106,27 @@ func (w *Writer) PutRecords(ctx context.Context, stream string, records []stream
 		}
 	}
 	return results, nil
+}
+
+// checkSizes enforces the size limits that count partition keys, before
+// anything is sent. Kinesis rejects a record whose key and data together
+// exceed 1 MiB and a call over 5 MiB with InvalidArgumentException, but
+// what a service answers to an oversized body varies (kinesalite ignores
+// the key and answers a 413 without an error code), and a malformed call
+// must be ErrInvalid whatever is on the other end.
+func checkSizes(records []streamproc.Record) error {
+	total := 0
+	for i, r := range records {
+		n := len(r.PartitionKey) + len(r.Data)
+		if n > streamproc.MaxRecordBytes {
+			return fmt.Errorf("%w: record %d has %d bytes of partition key and data, above the limit of %d", streamproc.ErrInvalid, i, n, streamproc.MaxRecordBytes)
+		}
+		total += n
+	}
+	if total > streamproc.MaxPutRecordsBytes {
+		return fmt.Errorf("%w: %d bytes of partition keys and data, above the limit of %d per call", streamproc.ErrInvalid, total, streamproc.MaxPutRecordsBytes)
+	}
+	return nil
 }
 
 // Shards returns the open shards of stream (closed parents of a reshard are

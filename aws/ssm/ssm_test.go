@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -25,9 +24,11 @@ import (
 // fakeSSM speaks GetParameters over the AWS JSON 1.1 protocol
 // (X-Amz-Target AmazonSSM.GetParameters), with request and answer shapes
 // from the SSM model (research/aws-models/ssm.json) and the behaviour of
-// aws-semantics.md §6.2. It is a fake only because no independent
-// implementation of Parameter Store exists to test against (none of the npm
-// emulators covers SSM).
+// aws-semantics.md §6.2. The port's behaviour is tested against moto (see
+// TestConformance); the fake stays for what moto cannot show: how many
+// names each call carries, injected faults, and names given as an ARN or
+// with a :version selector, which moto 5.2.1 answers unlike AWS (no
+// Selector in the answer, an ARN reported invalid).
 type fakeSSM struct {
 	params map[string]param // by name
 
@@ -199,38 +200,19 @@ func TestGet(t *testing.T) {
 	}
 }
 
-// TestGetMissing: one error, wrapping ErrNotFound, names every missing
-// parameter across all calls — and carries no value.
+// TestGetMissing: a version that does not exist is a missing parameter,
+// named as asked. (Missing plain names are in the conformance suite.)
 func TestGetMissing(t *testing.T) {
-	tests := []struct {
-		name    string
-		req     []string
-		missing []string
-	}{
-		{"one missing", []string{"/app/p00", "/nope"}, []string{"/nope"}},
-		{"missing in every chunk", append(append(append(names(0, 9), "/nope/a"), names(9, 18)...), "/nope/b", "/nope/c"), []string{"/nope/a", "/nope/b", "/nope/c"}},
-		{"wrong version", []string{"/app/p00:9"}, []string{"/app/p00:9"}},
-		{"all missing", []string{"/x", "/y"}, []string{"/x", "/y"}},
+	_, p := newFake(t, 30)
+	got, err := p.Get(context.Background(), "/app/p00", "/app/p00:9")
+	if !errors.Is(err, streamproc.ErrNotFound) || got != nil {
+		t.Fatalf("Get = %d values, %v; want an error wrapping ErrNotFound", len(got), err)
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			_, p := newFake(t, 30)
-			got, err := p.Get(context.Background(), tc.req...)
-			if !errors.Is(err, streamproc.ErrNotFound) {
-				t.Fatalf("Get = %v, %v; want an error wrapping ErrNotFound", got, err)
-			}
-			if got != nil {
-				t.Fatalf("Get returned values with an error: %d of them", len(got))
-			}
-			for _, m := range tc.missing {
-				if !strings.Contains(err.Error(), fmt.Sprintf("%q", m)) {
-					t.Fatalf("error %q does not name %s", err, m)
-				}
-			}
-			if strings.Contains(err.Error(), "secret") {
-				t.Fatalf("error %q carries a parameter value", err)
-			}
-		})
+	if !strings.Contains(err.Error(), `"/app/p00:9"`) {
+		t.Fatalf("error %q does not name /app/p00:9", err)
+	}
+	if strings.Contains(err.Error(), "secret") {
+		t.Fatalf("error %q carries a parameter value", err)
 	}
 }
 
@@ -274,18 +256,5 @@ func TestErrors(t *testing.T) {
 				t.Fatalf("error %q carries a parameter value", err)
 			}
 		})
-	}
-}
-
-// TestCanceled: a canceled context stops Get and is not reported as a
-// service failure.
-func TestCanceled(t *testing.T) {
-	_, p := newFake(t, 1)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Nanosecond)
-	defer cancel()
-	<-ctx.Done()
-	_, err := p.Get(ctx, "/app/p00")
-	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, streamproc.ErrUnavailable) {
-		t.Fatalf("err = %v, want DeadlineExceeded and no ErrUnavailable", err)
 	}
 }

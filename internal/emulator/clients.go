@@ -6,10 +6,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 )
 
 // Region is the region every emulator client uses. kinesalite and dynalite
-// accept any region; s3rver ignores it.
+// accept any region; s3rver ignores it; moto keeps one state per region.
 const Region = "us-east-1"
 
 // S3rverKey is the only access key id (and secret) s3rver accepts.
@@ -65,4 +66,17 @@ func S3Client(endpoint string, opts ...func(*s3.Options)) *s3.Client {
 		f(&o)
 	}
 	return s3.New(o)
+}
+
+// SSMClient returns an SSM client for the endpoint from Moto.
+func SSMClient(endpoint string, opts ...func(*ssm.Options)) *ssm.Client {
+	o := ssm.Options{
+		Region:       Region,
+		Credentials:  fakeCreds(),
+		BaseEndpoint: aws.String(endpoint),
+	}
+	for _, f := range opts {
+		f(&o)
+	}
+	return ssm.New(o)
 }

@@ -1,19 +1,20 @@
 // Package emulator starts independent implementations of AWS wire protocols
-// (kinesalite, dynalite, s3rver from npm) for tests, and builds SDK clients
-// that talk to them.
+// (kinesalite, dynalite, s3rver from npm; moto's server from pip for SSM)
+// for tests, and builds SDK clients that talk to them.
 //
-// The emulators come from the repository's package.json and are installed
-// into node_modules at the repository root by `npm ci`. Each one runs as a
-// child `node` process bound to 127.0.0.1 on a port the kernel picks, so
-// parallel test binaries never collide, and is stopped by t.Cleanup.
+// The npm emulators come from the repository's package.json and are
+// installed into node_modules at the repository root by `npm ci`; moto
+// (pinned in .ci/run) provides the moto_server command. Each one runs as a
+// child process bound to 127.0.0.1 on a port the kernel picks, so parallel
+// test binaries never collide, and is stopped by t.Cleanup.
 //
-// When node or a package is missing, tests skip with a message saying to run
-// `npm ci` — except under CI=true, where they fail: CI must never pass by
+// When a tool is missing, tests skip with a message saying how to install
+// it — except under CI=true, where they fail: CI must never pass by
 // skipping the integration tests.
 //
-// KinesisClient, DynamoDBClient and S3Client build SDK clients for an
-// endpoint (static fake credentials, us-east-1, path-style S3 with the
-// credentials s3rver wants). Proxy goes between a client and an emulator to
+// KinesisClient, DynamoDBClient, S3Client and SSMClient build SDK clients
+// for an endpoint (static fake credentials, us-east-1, path-style S3 with
+// the credentials s3rver wants). Proxy goes between a client and an emulator to
 // inject what the emulators cannot produce (throttling, partial failures,
 // pagination) while the emulator still supplies everything else.
 package emulator
@@ -28,6 +29,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -69,7 +71,30 @@ new S3rver({address: '127.0.0.1', port: 0, silent: true, directory: o.dir,
 	configureBuckets: o.buckets.map(name => ({name, configs: []}))})
 	.run().then(a => console.log('listening ' + a.port), e => { console.error(e); process.exit(1); });
 `
+
+	// motoScript runs moto_server ($0) under sh, because moto_server never
+	// reads its stdin: a watcher in the background kills it once stdin
+	// closes, and sh exits when moto_server does, so a server that dies
+	// early is seen at once. A background job's stdin is /dev/null in a
+	// non-interactive shell, hence the copy of the real one on fd 3.
+	motoScript = `exec 3<&0
+"$0" -H 127.0.0.1 -p 0 </dev/null 3<&- &
+pid=$!
+(cat <&3 >/dev/null; kill "$pid") >/dev/null 2>&1 &
+exec 3<&-
+wait "$pid"
+`
 )
+
+// npmHint and motoHint say how to install what is missing.
+const (
+	npmHint  = "install Node.js 20 and run `npm ci` at the repository root to install the emulators"
+	motoHint = "install moto's server (python3 -m pip install --user 'moto[server]==5.2.1', as .ci/run does) so moto_server is on PATH"
+)
+
+// motoListening matches the line werkzeug, under moto_server, logs to
+// stderr once its socket is bound: " * Running on http://127.0.0.1:PORT".
+var motoListening = regexp.MustCompile(`Running on http://127\.0\.0\.1:(\d+)`)
 
 // Kinesalite starts kinesalite (Kinesis, JSON 1.1) and returns its endpoint
 // URL, e.g. "http://127.0.0.1:41234". Streams become ACTIVE at once.
@@ -96,55 +121,101 @@ func S3rver(t testing.TB, buckets ...string) string {
 	return start(t, "s3rver", s3rverScript, map[string]any{"dir": t.TempDir(), "buckets": buckets})
 }
 
+// Moto starts moto's server (every service moto mocks, in memory; the
+// tests use SSM Parameter Store) and returns its endpoint URL. POST
+// /moto-api/reset on it drops all state.
+func Moto(t testing.TB) string {
+	t.Helper()
+	server, err := exec.LookPath("moto_server")
+	if err != nil {
+		unavailable(t, fmt.Errorf("%w: moto_server is not on PATH: %v", errMissing, err), motoHint)
+	}
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Fatalf("emulator moto: %v", err)
+	}
+	cmd := exec.Command(sh, "-c", motoScript, server)
+	// Python before 3.9 block-buffers a piped stderr, which would hold
+	// back the port line.
+	cmd.Env = append(os.Environ(), "PYTHONUNBUFFERED=1")
+	return launch(t, "moto", cmd, true, func(line string) (string, bool) {
+		m := motoListening.FindStringSubmatch(line)
+		if m == nil {
+			return "", false
+		}
+		return m[1], true
+	})
+}
+
 // start runs script under node with opts (plus the module's path) and waits
 // until it reports its port.
 func start(t testing.TB, pkg, script string, opts map[string]any) string {
 	t.Helper()
 	node, modDir, err := locate(pkg)
 	if err != nil {
-		unavailable(t, err)
+		unavailable(t, err, npmHint)
 	}
 	opts["module"] = modDir
 	arg, err := json.Marshal(opts)
 	if err != nil {
 		t.Fatalf("emulator %s: encode options: %v", pkg, err)
 	}
-
 	cmd := exec.Command(node, "-e", script, string(arg))
 	cmd.Dir = filepath.Dir(filepath.Dir(modDir))
+	return launch(t, pkg, cmd, false, func(line string) (string, bool) {
+		return strings.CutPrefix(line, "listening ")
+	})
+}
+
+// launch starts cmd, which must exit when its stdin closes, and waits until
+// port finds the port it listens on in a line of its stdout (or stderr,
+// with onStderr). It returns the endpoint URL and stops the process when t
+// ends.
+func launch(t testing.TB, name string, cmd *exec.Cmd, onStderr bool, port func(line string) (string, bool)) string {
+	t.Helper()
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		t.Fatalf("emulator %s: %v", pkg, err)
+		t.Fatalf("emulator %s: %v", name, err)
 	}
-	stdout, err := cmd.StdoutPipe()
+	diag := &syncBuffer{}
+	var announced io.ReadCloser
+	if onStderr {
+		cmd.Stdout = diag
+		announced, err = cmd.StderrPipe()
+	} else {
+		cmd.Stderr = diag
+		announced, err = cmd.StdoutPipe()
+	}
 	if err != nil {
-		t.Fatalf("emulator %s: %v", pkg, err)
+		t.Fatalf("emulator %s: %v", name, err)
 	}
-	stderr := &syncBuffer{}
-	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("emulator %s: start node: %v", pkg, err)
+		t.Fatalf("emulator %s: start %s: %v", name, cmd.Path, err)
 	}
 
 	exited := make(chan error, 1)
 	portc := make(chan int, 1)
 	go func() {
-		// Keep draining stdout after the port line so node never blocks on a
-		// full pipe; the rest is discarded.
-		sc := bufio.NewScanner(stdout)
+		// Keep draining the pipe after the port line so the child never
+		// blocks on a full pipe (moto logs every request to stderr). What
+		// comes from stderr is kept for the failure message.
+		sc := bufio.NewScanner(announced)
 		sent := false
 		for sc.Scan() {
+			if onStderr {
+				_, _ = diag.Write(append(sc.Bytes(), '\n'))
+			}
 			if sent {
 				continue
 			}
-			if p, ok := strings.CutPrefix(sc.Text(), "listening "); ok {
+			if p, ok := port(sc.Text()); ok {
 				if n, err := strconv.Atoi(p); err == nil {
 					portc <- n
 					sent = true
 				}
 			}
 		}
-		_, _ = io.Copy(io.Discard, stdout)
+		_, _ = io.Copy(io.Discard, announced)
 		exited <- cmd.Wait()
 	}()
 
@@ -163,10 +234,10 @@ func start(t testing.TB, pkg, script string, opts map[string]any) string {
 		t.Cleanup(stop)
 		return "http://127.0.0.1:" + strconv.Itoa(port)
 	case err := <-exited:
-		t.Fatalf("emulator %s exited before listening: %v\nstderr:\n%s", pkg, err, stderr.String())
+		t.Fatalf("emulator %s exited before listening: %v\noutput:\n%s", name, err, diag.String())
 	case <-time.After(startTimeout):
 		stop()
-		t.Fatalf("emulator %s did not listen within %v\nstderr:\n%s", pkg, startTimeout, stderr.String())
+		t.Fatalf("emulator %s did not listen within %v\noutput:\n%s", name, startTimeout, diag.String())
 	}
 	panic("unreachable")
 }
@@ -217,18 +288,19 @@ func isFile(p string) bool {
 	return err == nil && fi.Mode().IsRegular()
 }
 
-// unavailable skips the test, or fails it under CI=true.
-func unavailable(t testing.TB, err error) {
+// unavailable skips the test, or fails it under CI=true. hint says how to
+// install what is missing.
+func unavailable(t testing.TB, err error, hint string) {
 	t.Helper()
-	msg := fmt.Sprintf("%v; install Node.js 20 and run `npm ci` at the repository root to install the emulators", err)
+	msg := fmt.Sprintf("%v; %s", err, hint)
 	if !errors.Is(err, errMissing) || os.Getenv("CI") == "true" {
 		t.Fatal(msg)
 	}
 	t.Skip(msg)
 }
 
-// syncBuffer collects a child's stderr; the exec package writes it from its
-// own goroutine while a failing test may read it.
+// syncBuffer collects a child's diagnostic output; the exec package writes
+// it from its own goroutine while a failing test may read it.
 type syncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/streamproc/streamproc/internal/emulator"
 )
@@ -45,6 +46,10 @@ func TestEmulators(t *testing.T) {
 			if err == nil && string(b) != "v" {
 				t.Errorf("GetObject = %q, want %q", b, "v")
 			}
+			return err
+		}},
+		{"moto", func(t *testing.T) error {
+			_, err := emulator.SSMClient(emulator.Moto(t)).DescribeParameters(ctx, &ssm.DescribeParametersInput{})
 			return err
 		}},
 	}

@@ -252,18 +252,6 @@ func TestRereadsFile(t *testing.T) {
 	}
 }
 
-func TestCanceled(t *testing.T) {
-	s, err := New("", envOf(map[string]string{"A": "S3CRET"}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if _, err := s.Get(ctx, "/a"); !errors.Is(err, context.Canceled) {
-		t.Fatalf("Get with canceled ctx: %v", err)
-	}
-}
-
 func TestDefaultEnv(t *testing.T) {
 	t.Setenv("STREAMPROC_PARAMS_TEST_VALUE", "S3CRET-from-os")
 	s, err := New("", nil)

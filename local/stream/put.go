@@ -166,7 +166,8 @@ func (e *Engine) Written(name string) (uint64, error) {
 // (EnforceLimits; not written) or InternalFailure (a write or fsync failed;
 // as on AWS the record may or may not be stored, and it shows up after a
 // reopen if its bytes made it to disk) and may be retried: delivery is
-// at-least-once across retries, as with Kinesis.
+// at-least-once across retries, as with Kinesis. No records is no call: no
+// results and no error.
 //
 // Whole-call errors, when nothing was written: ValidationException /
 // InvalidArgumentException (ErrInvalid) for a malformed request,
@@ -177,6 +178,12 @@ func (e *Engine) Written(name string) (uint64, error) {
 func (e *Engine) PutRecords(ctx context.Context, name string, recs []streamproc.Record) ([]streamproc.PutResult, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if len(recs) == 0 {
+		// The port's contract, as the Kinesis adapter keeps it: nothing to
+		// write is not a malformed request. The Kinesis API in front of
+		// the engine rejects an empty Records list itself, as AWS does.
+		return []streamproc.PutResult{}, nil
 	}
 	if err := checkStreamName(name); err != nil {
 		return nil, err

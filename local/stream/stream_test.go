@@ -76,7 +76,6 @@ func TestPutRecordsValidation(t *testing.T) {
 		code   string
 		kind   error
 	}{
-		{"no records", "s", nil, CodeValidation, streamproc.ErrInvalid},
 		{"501 records", "s", many(501), CodeValidation, streamproc.ErrInvalid},
 		{"empty partition key", "s", []streamproc.Record{rec("", "v")}, CodeValidation, streamproc.ErrInvalid},
 		{"257-char partition key", "s", []streamproc.Record{rec(strings.Repeat("k", 257), "v")}, CodeValidation, streamproc.ErrInvalid},
