@@ -60,6 +60,10 @@ type Options struct {
 	// atomically), so they survive a restart. Empty keeps them in memory
 	// for the Handler's lifetime (iterators then do not outlive it).
 	StateFile string
+	// OnPut, when set, learns how many records each PutRecord/PutRecords
+	// call wrote to a stream (for counting what API clients wrote); it must
+	// be quick and safe for concurrent use.
+	OnPut func(stream string, records int)
 }
 
 // Handler serves the Kinesis JSON 1.1 API (POST /, X-Amz-Target:
@@ -69,6 +73,7 @@ type Handler struct {
 	engine *stream.Engine
 	now    streamproc.Clock
 	log    *slog.Logger
+	onPut  func(stream string, records int)
 	creds  map[string]string
 	region string
 	state  *state
@@ -109,7 +114,7 @@ var _ http.Handler = (*Handler)(nil)
 // NewHandler returns a Handler serving engine, loading opts.StateFile if
 // set. It fails only when the state file exists but cannot be read.
 func NewHandler(engine *stream.Engine, opts Options) (*Handler, error) {
-	h := &Handler{engine: engine, now: opts.Now, log: opts.Logger, region: opts.Region}
+	h := &Handler{engine: engine, now: opts.Now, log: opts.Logger, region: opts.Region, onPut: opts.OnPut}
 	if h.now == nil {
 		h.now = time.Now
 	}

@@ -465,6 +465,9 @@ func (h *Handler) putRecord(ctx context.Context, in *putRecordInput) (any, error
 	// Sequence numbers of one shard always increase here, so
 	// SequenceNumberForOrdering (already validated) needs no extra work.
 	r := res[0]
+	if r.ErrorCode == "" {
+		h.counted(name, 1)
+	}
 	if r.ErrorCode != "" {
 		if r.ErrorCode == stream.CodeInternalFailure {
 			return nil, internalErr(errors.New(r.ErrorMessage))
@@ -492,6 +495,13 @@ func (h *Handler) putRecords(ctx context.Context, in *putRecordsInput) (any, err
 	if err != nil {
 		return nil, err
 	}
+	written := 0
+	for _, r := range res {
+		if r.ErrorCode == "" {
+			written++
+		}
+	}
+	h.counted(name, written)
 	return rawJSON(appendPutRecordsOutput(h.getBuf(64+len(res)*100), res)), nil
 }
 
@@ -699,4 +709,11 @@ func (h *Handler) removeTags(ctx context.Context, in *removeTagsInput) (any, err
 		return nil, internalErr(err)
 	}
 	return struct{}{}, nil
+}
+
+// counted reports records written through the API to Options.OnPut.
+func (h *Handler) counted(stream string, n int) {
+	if h.onPut != nil && n > 0 {
+		h.onPut(stream, n)
+	}
 }

@@ -222,7 +222,8 @@ func (m *Main) up(ctx context.Context, g *globalFlags, f *upFlags) error {
 	// API; it has no credentials, so it answers this machine only.
 	mux.Handle(control.Prefix, loopbackOnly(control.Handler(st.Deps().Tables, st.Deps().DeadLetters, st.Queue())))
 	kin, err := kinesisapi.NewHandler(st.Deps().Stream, kinesisapi.Options{Now: m.Now, Logger: log, Region: localRegion,
-		Credentials: creds, StateFile: filepath.Join(g.dataDir, kinesisStateFile)})
+		Credentials: creds, StateFile: filepath.Join(g.dataDir, kinesisStateFile),
+		OnPut: func(stream string, n int) { reg.Add(stacksource.MetricAPIRecords, "StreamName", stream, float64(n)) }})
 	if err != nil {
 		ln.Close()
 		return err

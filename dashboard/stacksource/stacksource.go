@@ -53,6 +53,9 @@ const (
 	MetricMappingDiscarded = "EventSourceMappingRecordsDiscarded"
 	MetricMappingOnFailure = "EventSourceMappingOnFailureRecords"
 	dimMapping             = "EventSourceMapping"
+	// MetricAPIRecords counts the records Kinesis API clients wrote, per
+	// StreamName; whoever serves the API adds to it (kinesisapi.Options.OnPut).
+	MetricAPIRecords = "KinesisAPIRecords"
 )
 
 const (
@@ -76,14 +79,12 @@ type Source struct {
 	trendsWindow time.Duration   // its tumbling window
 	consumers    []string        // physical names of consumer-package functions
 	trenders     []string        // physical names of trending-package functions
-	producers    []string        // physical names of producer-package functions
 	invoked      map[string]bool // logical IDs of functions something invokes locally
 
-	mu       sync.Mutex
-	base     map[string]uint64 // per-shard tip at the first sample
-	lastTip  map[string]uint64
-	apiCount float64
-	files    fileCache
+	mu      sync.Mutex
+	base    map[string]uint64 // per-shard tip at the first sample
+	lastTip map[string]uint64
+	files   fileCache
 }
 
 // New returns the Source of st. Point reg.OnSet at dur.Observe before the
@@ -132,8 +133,6 @@ func New(st *stack.Stack, reg *metrics.Registry, dur *Durations, opts Options) *
 			s.consumers = append(s.consumers, fp.Name)
 		case "trending":
 			s.trenders = append(s.trenders, fp.Name)
-		case "producer":
-			s.producers = append(s.producers, fp.Name)
 		}
 	}
 	maps, plans := st.Mappings()
@@ -246,7 +245,7 @@ func (s *Source) Topology(context.Context) (dashboard.Topology, error) {
 		warn := 2*(cfg.MaximumBatchingWindow+time.Second) + 10*time.Second
 		node(dashboard.Node{ID: mp.Name, Label: mp.Name, Type: "AWS::Lambda::EventSourceMapping", Kind: "mapping", Detail: detail, Unit: "records/s",
 			LagName: "iterator age", LagWarn: warn, LagBad: 6 * warn,
-			Help: "Amber/red: iterator age is growing, the function cannot keep up. Raise ConsumerParallelizationFactor or ShardCount (or BatchSize), and check the function's errors and duration."})
+			Help: "Amber/red: iterator age is growing, the function cannot keep up. Raise this mapping's ParallelizationFactor" + paramHint(s.byLogical[mp.Function].Package) + " or ShardCount (or BatchSize), and check the function's errors and duration."})
 		edge(streamID[mp.Stream], mp.Name, "", false)
 		edge(mp.Name, mp.Function, "", false)
 		if mp.Destination != "" {
@@ -348,7 +347,6 @@ func (s *Source) Sample(ctx context.Context) (dashboard.Sample, error) {
 	}
 	p := s.plan
 	eng := s.st.Deps().Stream
-	var totalIn float64
 	s.mu.Lock()
 	for _, sp := range p.Streams {
 		shards, err := eng.Shards(ctx, sp.Name)
@@ -378,7 +376,6 @@ func (s *Source) Sample(ctx context.Context) (dashboard.Sample, error) {
 			point("in", series, float64(tip))
 			in += float64(tip)
 		}
-		totalIn += in
 		node(dashboard.NodeSample{ID: sp.LogicalID, Count: in})
 	}
 	builtIn := 0.0
@@ -386,15 +383,14 @@ func (s *Source) Sample(ctx context.Context) (dashboard.Sample, error) {
 		builtIn = s.reg.Get("IncomingRecords", "StreamName", p.Streams[0].Name)
 		node(dashboard.NodeSample{ID: nodeBuiltIn, Count: builtIn})
 	}
-	produced := 0.0
-	for _, fn := range s.producers {
-		produced += s.reg.Get("RecordsPut", "FunctionName", fn)
+	// What the API clients wrote, as the Kinesis API counted it (see
+	// MetricAPIRecords): a difference of counters read at different
+	// moments would drift.
+	api := 0.0
+	for _, sp := range p.Streams {
+		api += s.reg.Get(MetricAPIRecords, "StreamName", sp.Name)
 	}
-	// What the API clients wrote is what arrived minus what the built-in
-	// source and the producer functions wrote; kept monotonic so restarts
-	// of the subtraction's parts do not show as negative rates.
-	s.apiCount = max(s.apiCount, totalIn-builtIn-produced)
-	node(dashboard.NodeSample{ID: nodeAPI, Count: s.apiCount})
+	node(dashboard.NodeSample{ID: nodeAPI, Count: api})
 	s.mu.Unlock()
 
 	for _, fp := range p.Functions {
@@ -617,4 +613,13 @@ func (d *Durations) Percentile(fn string, q float64, window time.Duration) (floa
 	slices.Sort(vals)
 	i := int(math.Ceil(q*float64(len(vals)))) - 1
 	return vals[max(0, min(i, len(vals)-1))], true
+}
+
+// paramHint names the template parameter behind a mapping's
+// ParallelizationFactor, where the project's template has one.
+func paramHint(pkg string) string {
+	if pkg == "consumer" {
+		return " (ConsumerParallelizationFactor)"
+	}
+	return ""
 }
