@@ -34,6 +34,10 @@ type user struct {
 	color       int
 
 	json []byte // the rendered user object
+	// mentionJSON is the members of a user_mentions entity naming the user,
+	// up to the indices; replyJSON the in_reply_to members after the
+	// status id. Rendered once with json.
+	mentionJSON, replyJSON []byte
 }
 
 const alnum = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -80,7 +84,7 @@ func newUsers(c *corpus, r *rand.Rand, n int) []user {
 			u.name = c.latinNames[r.IntN(len(c.latinNames))] + " " + c.latinSurname[r.IntN(len(c.latinSurname))]
 		}
 		if r.IntN(5) == 0 {
-			u.name += c.emoji[r.IntN(len(c.emoji))]
+			u.name += c.emoji[r.IntN(len(c.emoji))].s
 		}
 
 		u.createdMs = accountsFrom + r.Int64N(accountsTo-accountsFrom)
@@ -101,7 +105,7 @@ func newUsers(c *corpus, r *rand.Rand, n int) []user {
 		}
 		if r.IntN(2) == 0 {
 			u.urlShort = "https://t.co/" + randToken(r, 10)
-			u.urlExpanded = "https://" + c.links[r.IntN(len(c.links))]
+			u.urlExpanded = "https://" + c.links[r.IntN(len(c.links))].host
 		}
 		u.followers = lognormal(r, 5.5, 2.2)
 		u.friends = lognormal(r, 5.5, 1.2)
@@ -193,11 +197,31 @@ func (c *corpus) renderUser(b []byte, u *user) []byte {
 	return b
 }
 
+// appendMentionJSON appends the members of a user_mentions entity for u, up
+// to its indices.
+func appendMentionJSON(b []byte, u *user) []byte {
+	b = appendStrField(b, "screen_name", u.screenName)
+	b = append(b, ',')
+	b = appendStrField(b, "name", u.name)
+	b = append(b, ',')
+	b = appendIDFields(b, "id", u.id)
+	return append(b, ',')
+}
+
+// appendReplyJSON appends the in_reply_to members naming u, which follow
+// in_reply_to_status_id.
+func appendReplyJSON(b []byte, u *user) []byte {
+	b = append(b, ',')
+	b = appendIDFields(b, "in_reply_to_user_id", u.id)
+	b = append(b, ',')
+	return appendStrField(b, "in_reply_to_screen_name", u.screenName)
+}
+
 // Entities, with [start, end) in Unicode code points of full_text.
 type (
 	tagEntity struct {
 		start, end int
-		text       string // without the # or $
+		text       *frag // without the # or $
 	}
 	mentionEntity struct {
 		start, end int
@@ -205,17 +229,19 @@ type (
 	}
 	urlEntity struct {
 		start, end int
-		short      string
-		expanded   string
+		token      [shortTokenLen]byte // the t.co path
+		link       *link
 	}
 )
 
 // textBuilder accumulates a tweet's text and its entities. It is reused from
 // tweet to tweet to keep allocation off the hot path.
 type textBuilder struct {
+	// b is the text already JSON-escaped: it is assembled from frags, so
+	// nothing is escaped per tweet.
 	b            []byte
-	n            int // code points in b
-	w            int // weighted length of b, as X counts it against 280
+	n            int // code points in b, escapes counting as the one they stand for
+	w            int // weighted length, as X counts it against 280
 	displayStart int
 	lang         int
 
@@ -235,19 +261,18 @@ func (t *textBuilder) reset() {
 	t.replyID, t.replyUser = 0, nil
 }
 
-func (t *textBuilder) add(s string) {
+func (t *textBuilder) add(f *frag) {
+	t.b = append(t.b, f.esc...)
+	t.n += f.n
+	t.w += f.w
+}
+
+// addASCII adds s, which the caller knows is printable ASCII that JSON does
+// not escape (punctuation, handles, t.co tokens), so its length is its size.
+func (t *textBuilder) addASCII(s string) {
 	t.b = append(t.b, s...)
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			for _, r := range s[i:] {
-				t.n++
-				t.w += weight(r)
-			}
-			return
-		}
-		t.n++
-		t.w++
-	}
+	t.n += len(s)
+	t.w += len(s)
 }
 
 // weight is a code point's weight in X's tweet length (twitter-text v3
@@ -272,49 +297,90 @@ func weightOf(s string) int {
 }
 
 // sep adds the space that must precede an entity (and words of spaced
-// scripts), unless at the start or after a space.
+// scripts), unless at the start or after a space. An escape never ends in a
+// space, so the escaped text's last byte tells.
 func (t *textBuilder) sep() {
 	if t.n > 0 && t.b[len(t.b)-1] != ' ' {
-		t.add(" ")
+		t.addASCII(" ")
 	}
 }
 
 func (t *textBuilder) addMention(u *user) {
 	t.sep()
 	start := t.n
-	t.add("@")
-	t.add(u.screenName)
+	t.addASCII("@")
+	// Handles are built from ASCII stems, "_" and digits.
+	t.addASCII(u.screenName)
 	t.mentions = append(t.mentions, mentionEntity{start: start, end: t.n, user: u})
 }
 
-func (t *textBuilder) addTag(tag string) {
+func (t *textBuilder) addTag(tag *frag) {
 	t.sep()
 	start := t.n
-	t.add("#")
+	t.addASCII("#")
 	t.add(tag)
 	t.tags = append(t.tags, tagEntity{start: start, end: t.n, text: tag})
 }
 
-func (t *textBuilder) addSymbol(sym string) {
+func (t *textBuilder) addSymbol(sym *frag) {
 	t.sep()
 	start := t.n
-	t.add("$")
+	t.addASCII("$")
 	t.add(sym)
 	t.symbols = append(t.symbols, tagEntity{start: start, end: t.n, text: sym})
 }
 
-func (t *textBuilder) addURL(short, expanded string) {
+// addURL adds a t.co link to l with a random token drawn from r.
+func (t *textBuilder) addURL(r *rand.Rand, l *link) {
 	t.sep()
-	start := t.n
-	t.add(short)
-	t.urls = append(t.urls, urlEntity{start: start, end: t.n, short: short, expanded: expanded})
+	e := urlEntity{start: t.n, link: l}
+	for i := range e.token {
+		e.token[i] = alnum[r.IntN(len(alnum))]
+	}
+	t.addASCII(shortURLPrefix)
+	t.b = append(t.b, e.token[:]...)
+	t.n += shortTokenLen
+	t.w += shortTokenLen
+	e.end = t.n
+	t.urls = append(t.urls, e)
 }
 
 // maxTweetWeight is X's limit on a tweet's weighted length.
 const maxTweetWeight = 280
 
-// shortURLLen is the length of a t.co link: https://t.co/ + 10.
-const shortURLLen = 23
+// A t.co link is https://t.co/ and a 10-character token.
+const (
+	shortURLPrefix = "https://t.co/"
+	shortTokenLen  = 10
+	shortURLLen    = len(shortURLPrefix) + shortTokenLen
+)
+
+// queryFrags is a Search query prepared for buildText. Search asks for a
+// page of tweets with the same query, so it is prepared once per query.
+type queryFrags struct {
+	query string
+	tag   frag // the query's hashtag, without #; s == "" when not a hashtag query
+	text  frag // the query as words, cut to 80 code points; s == "" when none
+}
+
+func (g *Generator) prepareQuery(query string) *queryFrags {
+	q := &g.query
+	if q.query == query {
+		return q
+	}
+	*q = queryFrags{query: query}
+	if strings.HasPrefix(query, "#") && len(query) > 1 && !strings.ContainsAny(query, " \t\n") {
+		q.tag = newFrag(query[1:])
+	} else if query != "" {
+		text := query
+		// Cut a long query so the tweet stays within the limit.
+		if n := utf8.RuneCountInString(text); n > 80 {
+			text = string([]rune(text)[:80])
+		}
+		q.text = newFrag(text)
+	}
+	return q
+}
 
 // buildText writes an original tweet's text and entities into t.
 //
@@ -346,29 +412,24 @@ func (g *Generator) buildText(t *textBuilder, r *rand.Rand, tagZipf *rand.Zipf, 
 			t.replyID = snowflake(max(ms-r.Int64N(86400_000), snowflakeEpoch+1), r.Int64N(1024), r.Int64N(maxSequence+1))
 		}
 		t.addMention(t.replyUser)
-		t.add(" ")
+		t.addASCII(" ")
 		// Extended mode hides the leading reply mention from the display range.
 		t.displayStart = t.n
 	}
 
-	forcedTag, forcedText := "", ""
-	if strings.HasPrefix(query, "#") && len(query) > 1 && !strings.ContainsAny(query, " \t\n") {
-		forcedTag = query[1:]
-	} else if query != "" {
-		forcedText = query
-		// Cut a long query so the tweet stays within the limit.
-		if n := utf8.RuneCountInString(forcedText); n > 80 {
-			forcedText = string([]rune(forcedText)[:80])
-		}
+	q := g.prepareQuery(query)
+	var forcedText *frag
+	if q.text.s != "" {
+		forcedText = &q.text
 	}
 
 	// Decide the entities first so the body can be sized around them.
-	var tags [5]string
+	var tags [5]*frag
 	nTags := 0
-	if forcedTag != "" {
-		tags[0], nTags = forcedTag, 1
+	if q.tag.s != "" {
+		tags[0], nTags = &q.tag, 1
 	}
-	if forcedTag != "" || r.Float64() < g.opts.HashtagRate {
+	if q.tag.s != "" || r.Float64() < g.opts.HashtagRate {
 		want := 1
 		switch x := r.Float64(); {
 		case x < 0.79:
@@ -378,11 +439,11 @@ func (g *Generator) buildText(t *textBuilder, r *rand.Rand, tagZipf *rand.Zipf, 
 			want = 3 + r.IntN(3)
 		}
 		for tries := 0; nTags < want && tries < 10; tries++ {
-			var tag string
-			if lang.tags != nil && r.IntN(4) == 0 {
-				tag = lang.tags[r.IntN(len(lang.tags))]
+			var tag *frag
+			if len(lang.tags) > 0 && r.IntN(4) == 0 {
+				tag = &lang.tags[r.IntN(len(lang.tags))]
 			} else {
-				tag = c.tags[g.tagAt(int(tagZipf.Uint64()), ms)]
+				tag = &c.tags[g.tagAt(int(tagZipf.Uint64()), ms)]
 			}
 			if !contains(tags[:nTags], tag) {
 				tags[nTags] = tag
@@ -394,29 +455,29 @@ func (g *Generator) buildText(t *textBuilder, r *rand.Rand, tagZipf *rand.Zipf, 
 	if r.IntN(10) == 0 {
 		mention = &g.users[r.IntN(len(g.users))]
 	}
-	symbol := ""
+	var symbol *frag
 	if lang.code == "en" && r.IntN(30) == 0 {
-		symbol = c.cashtags[r.IntN(len(c.cashtags))]
+		symbol = &c.cashtags[r.IntN(len(c.cashtags))]
 	}
-	link := ""
+	var link *link
 	if r.IntN(4) == 0 {
-		link = c.links[r.IntN(len(c.links))]
+		link = &c.links[r.IntN(len(c.links))]
 	}
 
 	reserve := 0
-	if forcedText != "" {
-		reserve += 1 + weightOf(forcedText)
+	if forcedText != nil {
+		reserve += 1 + forcedText.w
 	}
 	for _, tag := range tags[:nTags] {
-		reserve += 2 + weightOf(tag)
+		reserve += 2 + tag.w
 	}
 	if mention != nil {
 		reserve += 2 + len(mention.screenName)
 	}
-	if symbol != "" {
-		reserve += 2 + len(symbol)
+	if symbol != nil {
+		reserve += 2 + symbol.w
 	}
-	if link != "" {
+	if link != nil {
 		reserve += 1 + shortURLLen
 	}
 	limit := max(min(t.w+target, maxTweetWeight-reserve), t.w+1)
@@ -424,11 +485,11 @@ func (g *Generator) buildText(t *textBuilder, r *rand.Rand, tagZipf *rand.Zipf, 
 	// Tags mostly go last, as people write them; sometimes one leads.
 	if nTags > 0 && t.n == 0 && r.IntN(5) == 0 {
 		t.addTag(tags[0])
-		t.add(" ")
+		t.addASCII(" ")
 		copy(tags[:], tags[1:nTags])
 		nTags--
 	}
-	if forcedText != "" {
+	if forcedText != nil {
 		t.sep()
 		t.add(forcedText)
 	}
@@ -437,14 +498,14 @@ func (g *Generator) buildText(t *textBuilder, r *rand.Rand, tagZipf *rand.Zipf, 
 	if mention != nil {
 		t.addMention(mention)
 	}
-	if symbol != "" {
+	if symbol != nil {
 		t.addSymbol(symbol)
 	}
 	for _, tag := range tags[:nTags] {
 		t.addTag(tag)
 	}
-	if link != "" {
-		t.addURL("https://t.co/"+randToken(r, 10), "https://"+link)
+	if link != nil {
+		t.addURL(r, link)
 	}
 }
 
@@ -455,105 +516,83 @@ func (g *Generator) addBody(t *textBuilder, r *rand.Rand, lang *language, limit 
 	if len(lang.words) == 0 {
 		// Undetermined language: a few emoji.
 		for range 1 + r.IntN(5) {
-			e := c.emoji[r.IntN(len(c.emoji))]
-			if t.w+weightOf(e) > limit {
+			e := &c.emoji[r.IntN(len(c.emoji))]
+			if t.w+e.w > limit {
 				break
 			}
 			t.add(e)
 		}
 		return
 	}
+	// The loop works on locals: storing t.b (a pointer) into the heap on
+	// every word costs a GC write barrier, and with the allocation rate of a
+	// generator GC is nearly always marking.
+	b, n, w := t.b, t.n, t.w
 	for {
-		w := lang.words[r.IntN(len(lang.words))]
+		f := &lang.words[r.IntN(len(lang.words))]
 		if r.IntN(8) == 0 {
-			w = c.emoji[r.IntN(len(c.emoji))]
+			f = &c.emoji[r.IntN(len(c.emoji))]
 		}
-		space := lang.spaced && t.n > 0 && t.b[len(t.b)-1] != ' '
-		need := weightOf(w)
+		space := lang.spaced && n > 0 && b[len(b)-1] != ' '
+		need := f.w
 		if space {
 			need++
 		}
-		if t.w+need > limit {
-			return
+		if w+need > limit {
+			break
 		}
 		if space {
-			t.add(" ")
+			b = append(b, ' ')
+			n++
+			w++
 		}
-		t.add(w)
+		b = append(b, f.esc...)
+		n += f.n
+		w += f.w
 	}
+	t.b, t.n, t.w = b, n, w
 }
 
-func contains(list []string, s string) bool {
+// contains reports whether list has a tag spelled s: the global vocabulary
+// and a language's own tags share some spellings.
+func contains(list []*frag, s *frag) bool {
 	for _, v := range list {
-		if v == s {
+		if v.s == s.s {
 			return true
 		}
 	}
 	return false
 }
 
-// statusFields is what appendStatus needs besides the text.
-type statusFields struct {
-	id, ms        int64
-	user          *user
-	text          *textBuilder
-	source        string
-	retweetCount  int64
-	favoriteCount int64
-	// retweeted is the rendered original of a retweet, nil otherwise.
-	retweeted []byte
+// appendCreated opens a status: created_at (formatted through d) and the
+// ids.
+func appendCreated(b []byte, d *dateCache, id, ms int64) []byte {
+	b = append(b, `{"created_at":"`...)
+	b = d.append(b, ms)
+	b = append(b, `",`...)
+	return appendIDFields(b, "id", id)
 }
 
-// appendStatus appends one v1.1 status in the REST extended shape, fields in
-// the order the API sends them.
-func (g *Generator) appendStatus(b []byte, f statusFields) []byte {
-	t := f.text
-	lang := g.corpus.langs[t.lang].code
-
-	b = append(b, `{"created_at":"`...)
-	b = g.appendDate(b, f.ms)
-	b = append(b, `",`...)
-	b = appendIDFields(b, "id", f.id)
-	b = append(b, `,"full_text":`...)
-	b = appendString(b, string(t.b))
-	b = append(b, `,"truncated":false,"display_text_range":[`...)
+// appendText appends a status's members from full_text to metadata, which
+// depend on the text alone.
+func (g *Generator) appendText(b []byte, t *textBuilder) []byte {
+	b = append(b, `,"full_text":"`...)
+	b = append(b, t.b...)
+	b = append(b, `","truncated":false,"display_text_range":[`...)
 	b = strconv.AppendInt(b, int64(t.displayStart), 10)
 	b = append(b, ',')
 	b = strconv.AppendInt(b, int64(t.n), 10)
 	b = append(b, `],"entities":{"hashtags":[`...)
-	for i, e := range t.tags {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, '{')
-		b = appendStrField(b, "text", e.text)
-		b = append(b, ',')
-		b = appendIndices(b, e.start, e.end)
-		b = append(b, '}')
-	}
+	b = appendTagEntities(b, t.tags)
 	b = append(b, `],"symbols":[`...)
-	for i, e := range t.symbols {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, '{')
-		b = appendStrField(b, "text", e.text)
-		b = append(b, ',')
-		b = appendIndices(b, e.start, e.end)
-		b = append(b, '}')
-	}
+	b = appendTagEntities(b, t.symbols)
 	b = append(b, `],"user_mentions":[`...)
 	for i, e := range t.mentions {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = append(b, '{')
-		b = appendStrField(b, "screen_name", e.user.screenName)
-		b = append(b, ',')
-		b = appendStrField(b, "name", e.user.name)
-		b = append(b, ',')
-		b = appendIDFields(b, "id", e.user.id)
-		b = append(b, ',')
+		b = append(b, e.user.mentionJSON...)
 		b = appendIndices(b, e.start, e.end)
 		b = append(b, '}')
 	}
@@ -562,89 +601,139 @@ func (g *Generator) appendStatus(b []byte, f statusFields) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, '{')
-		b = appendStrField(b, "url", e.short)
-		b = append(b, ',')
-		b = appendStrField(b, "expanded_url", e.expanded)
-		b = append(b, ',')
-		b = appendStrField(b, "display_url", strings.TrimPrefix(e.expanded, "https://"))
-		b = append(b, ',')
+		b = append(b, `{"url":"`+shortURLPrefix...)
+		b = append(b, e.token[:]...)
+		b = append(b, `",`...)
+		b = append(b, e.link.json...)
 		b = appendIndices(b, e.start, e.end)
 		b = append(b, '}')
 	}
 	b = append(b, `]},"metadata":{"iso_language_code":"`...)
-	b = append(b, lang...)
-	b = append(b, `","result_type":"recent"},`...)
-	b = appendStrField(b, "source", f.source)
-	if t.replyUser != nil {
-		b = append(b, ',')
-		b = appendIDFields(b, "in_reply_to_status_id", t.replyID)
-		b = append(b, ',')
-		b = appendIDFields(b, "in_reply_to_user_id", t.replyUser.id)
-		b = append(b, ',')
-		b = appendStrField(b, "in_reply_to_screen_name", t.replyUser.screenName)
-	} else {
-		b = append(b, `,"in_reply_to_status_id":null,"in_reply_to_status_id_str":null,"in_reply_to_user_id":null,"in_reply_to_user_id_str":null,"in_reply_to_screen_name":null`...)
+	b = append(b, g.corpus.langs[t.lang].code...)
+	return append(b, `","result_type":"recent"},`...)
+}
+
+func appendTagEntities(b []byte, list []tagEntity) []byte {
+	for i, e := range list {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"text":"`...)
+		b = append(b, e.text.esc...)
+		b = append(b, `",`...)
+		b = appendIndices(b, e.start, e.end)
+		b = append(b, '}')
 	}
+	return b
+}
+
+// appendReply appends the in_reply_to members, after "source".
+func appendReply(b []byte, t *textBuilder) []byte {
+	if t.replyUser == nil {
+		return append(b, noReply...)
+	}
+	b = append(b, ',')
+	b = appendIDFields(b, "in_reply_to_status_id", t.replyID)
+	return append(b, t.replyUser.replyJSON...)
+}
+
+const noReply = `,"in_reply_to_status_id":null,"in_reply_to_status_id_str":null,"in_reply_to_user_id":null,"in_reply_to_user_id_str":null,"in_reply_to_screen_name":null`
+
+// appendUser appends the author and the members up to the retweeted status,
+// recording where the user object went for size refits.
+func (g *Generator) appendUser(b []byte, u *user) []byte {
 	b = append(b, `,"user":`...)
 	g.userOff = len(b)
-	b = append(b, f.user.json...)
-	b = append(b, `,"geo":null,"coordinates":null,"place":null,"contributors":null,`...)
-	if f.retweeted != nil {
-		b = append(b, `"retweeted_status":`...)
-		b = append(b, f.retweeted...)
-		b = append(b, ',')
-	}
-	b = append(b, `"is_quote_status":false,`...)
-	b = appendIntField(b, "retweet_count", f.retweetCount)
-	b = append(b, ',')
-	b = appendIntField(b, "favorite_count", f.favoriteCount)
+	b = append(b, u.json...)
+	return append(b, `,"geo":null,"coordinates":null,"place":null,"contributors":null,`...)
+}
+
+// appendEnd closes a status after its favorite_count.
+func (g *Generator) appendEnd(b []byte, t *textBuilder) []byte {
 	b = append(b, `,"favorited":false,"retweeted":false,`...)
 	if len(t.urls) > 0 {
 		b = append(b, `"possibly_sensitive":false,`...)
 	}
 	b = append(b, `"lang":"`...)
-	b = append(b, lang...)
+	b = append(b, g.corpus.langs[t.lang].code...)
 	return append(b, `"}`...)
 }
 
-// appendDate appends ms as v1.1's created_at, reusing the last formatting:
-// consecutive tweets mostly share their second.
-func (g *Generator) appendDate(b []byte, ms int64) []byte {
+// appendStatus appends one original v1.1 status in the REST extended shape,
+// fields in the order the API sends them.
+func (g *Generator) appendStatus(b []byte, id, ms int64, u *user, t *textBuilder, source string, retweets, favorites int64) []byte {
+	b = appendCreated(b, &g.date, id, ms)
+	b = g.appendText(b, t)
+	b = append(b, source...)
+	b = appendReply(b, t)
+	b = g.appendUser(b, u)
+	b = append(b, `"is_quote_status":false,"retweet_count":`...)
+	b = strconv.AppendInt(b, retweets, 10)
+	b = append(b, `,"favorite_count":`...)
+	b = strconv.AppendInt(b, favorites, 10)
+	return g.appendEnd(b, t)
+}
+
+// dateCache formats v1.1's created_at, reusing the last formatting:
+// consecutive tweets mostly share their second. Originals, days older, have
+// a cache of their own so they do not evict the stream's.
+type dateCache struct {
+	sec  int64 // second formatted in b
+	date []byte
+}
+
+func (d *dateCache) append(b []byte, ms int64) []byte {
 	sec := ms / 1000
-	if sec != g.dateSec || g.date == nil {
-		g.dateSec = sec
-		g.date = time.Unix(sec, 0).UTC().AppendFormat(g.date[:0], time.RubyDate)
+	if sec != d.sec || d.date == nil {
+		d.sec = sec
+		d.date = time.Unix(sec, 0).UTC().AppendFormat(d.date[:0], time.RubyDate)
 	}
-	return append(b, g.date...)
+	return append(b, d.date...)
 }
 
 // rtLimit is where X cuts a retweet's "RT @user: …" text, in code points,
 // even in extended mode.
 const rtLimit = 140
 
-// appendRetweet appends a retweet by u of orig, embedding the original.
-func (g *Generator) appendRetweet(b []byte, id, ms int64, u *user, orig *original) []byte {
-	// Regenerate the original from its own seed.
+// rendered is a pool original as every retweet of it embeds it, and the
+// retweet's own text, which depends only on the original. Popular originals
+// are retweeted many times; rendering once and copying is what keeps
+// retweets, twice the size of originals, cheap.
+type rendered struct {
+	valid bool
+	// orig is the original up to its retweet_count's value, origEnd what
+	// follows its favorite_count's value: the counts grow with retweets.
+	orig, origEnd []byte
+	// favorites is the original's favorite_count less twice its retweets.
+	favorites int64
+	// text is the retweet's members from full_text to metadata, end what
+	// follows its favorite_count's value.
+	text, end []byte
+}
+
+// render fills p for orig, regenerating the original from its own seed.
+func (g *Generator) render(p *rendered, orig *original) {
 	g.subPCG.Seed(orig.seed, uint64(orig.id))
 	sr := g.sub
 	author := &g.users[orig.author]
 	ot := &g.text
 	ot.reset()
 	g.buildText(ot, sr, g.subTagZipf, author, orig.ms, orig.query, true)
-	g.origBuf = g.appendStatus(g.origBuf[:0], statusFields{
-		id: orig.id, ms: orig.ms, user: author, text: ot,
-		source:        g.corpus.sources[sr.IntN(len(g.corpus.sources))],
-		retweetCount:  orig.retweets,
-		favoriteCount: orig.retweets*2 + sr.Int64N(50),
-	})
+	b := appendCreated(p.orig[:0], &g.origDate, orig.id, orig.ms)
+	b = g.appendText(b, ot)
+	b = append(b, g.corpus.sources[sr.IntN(len(g.corpus.sources))]...)
+	b = appendReply(b, ot)
+	b = g.appendUser(b, author)
+	p.orig = append(b, `"is_quote_status":false,"retweet_count":`...)
+	p.favorites = sr.Int64N(50)
+	p.origEnd = g.appendEnd(p.origEnd[:0], ot)
 
 	wt := &g.wrapText
 	wt.reset()
 	wt.lang = ot.lang
-	wt.add("RT ")
+	wt.addASCII("RT ")
 	wt.addMention(author)
-	wt.add(": ")
+	wt.addASCII(": ")
 	shift := wt.n
 	cut := ot.n
 	if shift+ot.n > rtLimit {
@@ -654,42 +743,83 @@ func (g *Generator) appendRetweet(b []byte, id, ms int64, u *user, orig *origina
 		wt.b = append(wt.b, ot.b...)
 		wt.n += ot.n
 	} else {
-		i, k := 0, 0
-		for k < cut {
-			_, size := utf8.DecodeRune(ot.b[i:])
-			i += size
-			k++
-		}
-		wt.b = append(wt.b, ot.b[:i]...)
+		wt.b = append(wt.b, ot.b[:escapedPrefix(ot.b, cut)]...)
 		wt.n += cut
-		wt.add("…")
+		wt.add(&g.corpus.ellipsis)
 	}
 	// Keep the original's entities that survive the cut, shifted.
 	for _, e := range ot.mentions {
 		if e.end <= cut {
-			wt.mentions = append(wt.mentions, mentionEntity{start: e.start + shift, end: e.end + shift, user: e.user})
+			e.start, e.end = e.start+shift, e.end+shift
+			wt.mentions = append(wt.mentions, e)
 		}
 	}
 	for _, e := range ot.tags {
 		if e.end <= cut {
-			wt.tags = append(wt.tags, tagEntity{start: e.start + shift, end: e.end + shift, text: e.text})
+			e.start, e.end = e.start+shift, e.end+shift
+			wt.tags = append(wt.tags, e)
 		}
 	}
 	for _, e := range ot.symbols {
 		if e.end <= cut {
-			wt.symbols = append(wt.symbols, tagEntity{start: e.start + shift, end: e.end + shift, text: e.text})
+			e.start, e.end = e.start+shift, e.end+shift
+			wt.symbols = append(wt.symbols, e)
 		}
 	}
 	for _, e := range ot.urls {
 		if e.end <= cut {
-			wt.urls = append(wt.urls, urlEntity{start: e.start + shift, end: e.end + shift, short: e.short, expanded: e.expanded})
+			e.start, e.end = e.start+shift, e.end+shift
+			wt.urls = append(wt.urls, e)
 		}
 	}
+	p.text = g.appendText(p.text[:0], wt)
+	p.end = g.appendEnd(append(p.end[:0], `,"favorite_count":0`...), wt)
+	p.valid = true
+}
 
-	return g.appendStatus(b, statusFields{
-		id: id, ms: ms, user: u, text: wt,
-		source:       g.corpus.sources[g.rng.IntN(len(g.corpus.sources))],
-		retweetCount: orig.retweets,
-		retweeted:    g.origBuf,
-	})
+// escapedPrefix returns the length of the prefix of JSON-escaped text esc
+// that holds k code points. An escape stands for one code point, and esc is
+// valid UTF-8 (appendString replaced invalid bytes).
+func escapedPrefix(esc []byte, k int) int {
+	i := 0
+	for ; k > 0; k-- {
+		switch c := esc[i]; {
+		case c == '\\' && esc[i+1] == 'u':
+			i += 6
+		case c == '\\':
+			i += 2
+		case c < 0x80:
+			i++
+		case c < 0xE0:
+			i += 2
+		case c < 0xF0:
+			i += 3
+		default:
+			i += 4
+		}
+	}
+	return i
+}
+
+// appendRetweet appends a retweet by u of the pool original in slot,
+// embedding the original.
+func (g *Generator) appendRetweet(b []byte, id, ms int64, u *user, slot int) []byte {
+	orig, p := &g.pool[slot], &g.rendered[slot]
+	if !p.valid {
+		g.render(p, orig)
+	}
+	b = appendCreated(b, &g.date, id, ms)
+	b = append(b, p.text...)
+	b = append(b, g.corpus.sources[g.rng.IntN(len(g.corpus.sources))]...)
+	b = append(b, noReply...)
+	b = g.appendUser(b, u)
+	b = append(b, `"retweeted_status":`...)
+	b = append(b, p.orig...)
+	b = strconv.AppendInt(b, orig.retweets, 10)
+	b = append(b, `,"favorite_count":`...)
+	b = strconv.AppendInt(b, orig.retweets*2+p.favorites, 10)
+	b = append(b, p.origEnd...)
+	b = append(b, `,"is_quote_status":false,"retweet_count":`...)
+	b = strconv.AppendInt(b, orig.retweets, 10)
+	return append(b, p.end...)
 }
