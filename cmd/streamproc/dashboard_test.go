@@ -54,6 +54,32 @@ func TestDashboardInBrowser(t *testing.T) {
 	defer cancelBrowser()
 	ctx, cancel := context.WithTimeout(browser, 3*time.Minute)
 	defer cancel()
+	// save keeps a full-page screenshot in $SCREENSHOT_DIR (CI's artifacts).
+	save := func(name string) []byte {
+		shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Errorf("screenshot: %v", err)
+			return nil
+		}
+		dir := os.Getenv("SCREENSHOT_DIR")
+		if dir == "" {
+			dir = t.TempDir()
+		}
+		path := filepath.Join(dir, name)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Error(err)
+		} else if err := os.WriteFile(path, shot, 0o644); err != nil {
+			t.Error(err)
+		}
+		t.Logf("screenshot: %s (%d bytes)", path, len(shot))
+		return shot
+	}
+	// A failing run keeps its picture too: that is when it is needed.
+	defer func() {
+		if t.Failed() {
+			save("dashboard-failed.png")
+		}
+	}()
 	if err := chromedp.Do(ctx, chromedp.Navigate(u.ui+"/"), chromedp.WaitVisible(chromedp.CSS("#topo"))); err != nil {
 		t.Fatalf("open the dashboard: %v", err)
 	}
@@ -165,33 +191,10 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	poll("clearing the search shows the newest items again", `document.querySelector("#items-what").textContent`, func(v string) bool { return v == "newest items" })
 
-	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := os.Getenv("SCREENSHOT_DIR")
-	if dir == "" {
-		dir = t.TempDir()
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, "dashboard.png")
-	if err := os.WriteFile(path, shot, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot: %s (%d bytes)", path, len(shot))
-	// UPDATE_SCREENSHOT=1 refreshes the README's picture: the first screen
-	// of the page (topology and charts), not the whole page.
-	if os.Getenv("UPDATE_SCREENSHOT") != "" {
-		if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, 0)`)); err != nil {
-			t.Fatal(err)
-		}
-		view, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile("../../docs/dashboard.png", view, 0o644); err != nil {
+	shot := save("dashboard.png")
+	// UPDATE_SCREENSHOT=1 refreshes the README's picture: the whole page.
+	if os.Getenv("UPDATE_SCREENSHOT") != "" && shot != nil {
+		if err := os.WriteFile("../../docs/dashboard.png", shot, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
