@@ -179,7 +179,9 @@ func (m *Main) up(ctx context.Context, g *globalFlags, f *upFlags) error {
 	// The template's producer is the X API client; any other --source
 	// stands in for it, so its schedule is held (--source none means no
 	// tweets but the ones you write).
-	hold := func(_ stack.SchedulePlan, fn stack.FunctionPlan) bool { return kind != "xapi" && fn.Package == "producer" }
+	hold := func(_ stack.SchedulePlan, fn stack.FunctionPlan) bool {
+		return kind != "xapi" && fn.Package == "producer"
+	}
 	st, err := stack.Start(ctx, r, stack.Options{Dir: g.dataDir, Now: m.Now, Logger: log, Metrics: reg, Functions: teeLogs, Getenv: getenv,
 		ParamsFile: f.params, PollInterval: f.pollInterval, FireSchedulesAtStart: kind == "xapi", HoldSchedule: hold, EnforceLimits: f.limits})
 	if err != nil {

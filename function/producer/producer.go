@@ -59,8 +59,8 @@ const (
 	// a second, so giving up after five quick attempts loses tweets a busy
 	// stream would take moments later.
 	maxThrottledAttempts = 25
-	backoffBase        = 100 * time.Millisecond
-	backoffMax         = 5 * time.Second
+	backoffBase          = 100 * time.Millisecond
+	backoffMax           = 5 * time.Second
 	// deadlineMargin is the time kept back from the context deadline so the
 	// handler can still report what it did.
 	deadlineMargin = 250 * time.Millisecond

@@ -55,7 +55,7 @@ type Error struct {
 	// refused is streamproc.ErrRefused when no further call can succeed
 	// (usage cap, rejected credentials).
 	refused error
-	cause error // a transport error, for errors.Is
+	cause   error // a transport error, for errors.Is
 }
 
 func (e *Error) Error() string {
