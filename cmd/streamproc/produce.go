@@ -394,10 +394,22 @@ func (r *produceRun) progressLine(final bool) {
 		line += fmt.Sprintf(" | X API requests %d, rate-limit waits %d", s.Requests, s.RateLimitWaits)
 	}
 	if r.tty {
-		fmt.Fprintf(r.m.Stderr, "\r\033[K%s", line)
+		fmt.Fprintf(r.m.Stderr, "\r\033[K%s%s", progressBar(r.res.TweetsPut+r.res.Failed, r.f.count), line)
 	} else if !final {
 		fmt.Fprintln(r.m.Stderr, line)
 	}
+}
+
+// progressBar draws "[#####·····]  50% " for done of total; nothing when
+// the total is not known (no --count).
+func progressBar(done, total int) string {
+	if total <= 0 {
+		return ""
+	}
+	const width = 20
+	frac := min(float64(done)/float64(total), 1)
+	n := int(frac * width)
+	return fmt.Sprintf("[%s%s] %3.0f%% ", strings.Repeat("#", n), strings.Repeat("·", width-n), frac*100)
 }
 
 func (r *produceRun) rate(now time.Time) string {

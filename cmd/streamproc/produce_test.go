@@ -453,3 +453,19 @@ func TestProduceToKinesisEndpoint(t *testing.T) {
 		t.Errorf("missing stream: exit %d\n%s", code, errs)
 	}
 }
+
+func TestProgressBar(t *testing.T) {
+	for _, tc := range []struct {
+		done, total int
+		want        string
+	}{
+		{0, 0, ""},
+		{0, 10, "[····················]   0% "},
+		{5, 10, "[##########··········]  50% "},
+		{12, 10, "[####################] 100% "},
+	} {
+		if got := progressBar(tc.done, tc.total); got != tc.want {
+			t.Errorf("progressBar(%d, %d) = %q, want %q", tc.done, tc.total, got, tc.want)
+		}
+	}
+}
