@@ -203,6 +203,8 @@ func (m *Main) runE2E(ctx context.Context, r *stack.Resolved, f *benchE2EFlags, 
 	}
 	if !f.keep {
 		defer os.RemoveAll(dir)
+	} else {
+		fmt.Fprintf(m.Stderr, "data dir kept: %s (streamproc query --data-dir %s …)\n", dir, dir)
 	}
 	reg := metrics.New()
 	lat := &latencies{}
