@@ -8,15 +8,22 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"strconv"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/spf13/cobra"
 
+	"github.com/streamproc/streamproc"
 	"github.com/streamproc/streamproc/function/consumer"
 	"github.com/streamproc/streamproc/function/transformer"
 	"github.com/streamproc/streamproc/function/trending"
+	"github.com/streamproc/streamproc/local/control"
+	"github.com/streamproc/streamproc/local/stack"
 )
 
 func (m *Main) invokeCmd(g *globalFlags) *cobra.Command {
@@ -73,6 +80,12 @@ func (m *Main) invoke(ctx context.Context, g *globalFlags, name, eventPath strin
 	}
 	log := m.logger(g).With("function", st.Name+"-"+fn.LogicalID)
 	rt, err := openRuntime(ctx, g.dataDir, st, m.Getenv, m.Now, log)
+	if errors.Is(err, streamproc.ErrUnavailable) {
+		// A running stack holds the data dir: it runs the function.
+		if c, derr := control.Dial(g.dataDir); derr == nil {
+			return m.invokeThrough(ctx, c, fn, raw)
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -93,6 +106,84 @@ func (m *Main) invoke(ctx context.Context, g *globalFlags, name, eventPath strin
 	}
 	fmt.Fprintln(m.Stdout, string(out))
 	return nil
+}
+
+// invokeThrough has the running stack run fn on raw and prints what it
+// answers the way a local invocation would.
+func (m *Main) invokeThrough(ctx context.Context, c *control.Client, fn fnDef, raw []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, fn.Timeout+5*time.Second)
+	defer cancel()
+	res, err := c.Invoke(ctx, fn.LogicalID, raw)
+	if err != nil {
+		return fmt.Errorf("invoke %s through the running stack: %w", fn.LogicalID, err)
+	}
+	fmt.Fprint(m.Stderr, res.Logs)
+	if res.Error != "" {
+		out, _ := json.Marshal(map[string]string{"errorMessage": res.Error, "errorType": res.ErrorType})
+		fmt.Fprintln(m.Stdout, string(out))
+		return fmt.Errorf("function %s failed: %s", fn.LogicalID, res.Error)
+	}
+	fmt.Fprintln(m.Stdout, string(res.Response))
+	return nil
+}
+
+// invokeHandler runs invocations for other processes while up holds the
+// data dir (control.InvokePath): the same call as `streamproc invoke`, on
+// the running stack's components, answering the response, or Lambda's
+// error fields, and the function's logs.
+func (m *Main) invokeHandler(g *globalFlags, deps stack.Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st, err := loadStack(g)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		fn, err := st.function(strings.TrimPrefix(r.URL.Path, control.Prefix+control.InvokePath))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusNotFound)
+			return
+		}
+		raw, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		logs := &syncBuffer{}
+		log := slog.New(slog.NewTextHandler(logs, nil)).With("function", st.Name+"-"+fn.LogicalID)
+		rt := &runtime{dir: g.dataDir, tables: deps.Tables, dead: deps.DeadLetters, params: deps.Params, stream: deps.Stream}
+		ctx, cancel := context.WithTimeout(r.Context(), fn.Timeout)
+		defer cancel()
+		var res control.InvokeResult
+		resp, err := m.call(ctx, st, fn, rt, raw, log)
+		if err == nil {
+			res.Response, err = json.Marshal(resp)
+		}
+		if err != nil {
+			res.Error, res.ErrorType = err.Error(), errorType(err)
+		}
+		res.Logs = logs.String()
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(res)
+	})
+}
+
+// syncBuffer is a bytes.Buffer for concurrent writers (a function's
+// goroutines all log).
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func errorType(err error) string {

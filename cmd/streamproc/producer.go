@@ -46,11 +46,14 @@ func (m *Main) runProducer(ctx context.Context, st stackDef, fn fnDef, rt *runti
 	if mode == "" {
 		mode = "records"
 	}
-	e, err := m.openStream(ctx, rt.dir, st, log)
-	if err != nil {
-		return nil, err
+	e := rt.stream
+	if e == nil {
+		var err error
+		if e, err = m.openStream(ctx, rt.dir, st, log); err != nil {
+			return nil, err
+		}
+		defer e.Close()
 	}
-	defer e.Close()
 	h := &producer.Handler{
 		Source: synthetic.New(synthetic.Options{Seed: m.Now().UnixNano(), Now: m.Now}),
 		Writer: e, Stream: fn.Env[envStream], Mode: mode, WOEID: woeid, TopN: topN, Query: fn.Env[envQuery],

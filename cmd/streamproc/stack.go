@@ -16,6 +16,7 @@ import (
 	"github.com/streamproc/streamproc/function/trending"
 	"github.com/streamproc/streamproc/local/deadletter"
 	"github.com/streamproc/streamproc/local/params"
+	"github.com/streamproc/streamproc/local/stream"
 	"github.com/streamproc/streamproc/local/table"
 	"github.com/streamproc/streamproc/tweet"
 )
@@ -213,10 +214,13 @@ func (f fnDef) envInt(key string, def int) (int, error) {
 
 // runtime is the embedded components of one data dir.
 type runtime struct {
-	dir     string
-	tables  *table.Store
-	dead    *deadletter.Queue
-	params  *params.Store
+	dir    string
+	tables *table.Store
+	dead   *deadletter.Queue
+	params *params.Store
+	// stream is the running stack's engine when invoked through it; nil
+	// means the producer opens the data dir's own.
+	stream  *stream.Engine
 	closers []func() error
 }
 

@@ -223,6 +223,7 @@ func (m *Main) up(ctx context.Context, g *globalFlags, f *upFlags) error {
 	// Other streamproc commands read tables and queues through the control
 	// API; it has no credentials, so it answers this machine only.
 	mux.Handle(control.Prefix, loopbackOnly(control.Handler(st.Deps().Tables, st.Deps().DeadLetters, st.Queue())))
+	mux.Handle("POST "+control.Prefix+control.InvokePath+"{function}", loopbackOnly(m.invokeHandler(g, st.Deps())))
 	kin, err := kinesisapi.NewHandler(st.Deps().Stream, kinesisapi.Options{Now: m.Now, Logger: log, Region: localRegion,
 		Credentials: creds, StateFile: filepath.Join(g.dataDir, kinesisStateFile),
 		OnPut: func(stream string, n int) { reg.Add(stacksource.MetricAPIRecords, "StreamName", stream, float64(n)) }})

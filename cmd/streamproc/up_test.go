@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
+	"github.com/streamproc/streamproc/internal/fixture"
 	"github.com/streamproc/streamproc/source/synthetic"
 	"github.com/streamproc/streamproc/source/xapi/xapitest"
 	"github.com/streamproc/streamproc/tweet"
@@ -278,5 +279,24 @@ func TestMetricsWithoutDashboard(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+}
+
+// While up holds the data dir, invoke in another process runs the function
+// through it, on the live tables, and prints what a local invoke prints.
+func TestInvokeWhileUpRuns(t *testing.T) {
+	u := startUp(t, "--source", "none", "--ui-addr", "off")
+	c := &cli{t: t, dir: u.dir, now: time.Now()}
+	event := c.mustRun("", "generate-event", "kinesis", "--file", fixture.Path("x-v1.1-search-tweets.json"))
+	out := c.mustRun(event, "invoke", "consumer", "-e", "-")
+	if strings.TrimSpace(out) != `{"batchItemFailures":[]}` {
+		t.Fatalf("invoke through the running stack = %q", out)
+	}
+	if n := len(jsonLines(t, c.mustRun("", "table", "scan", "EventData"))); n != 15 {
+		t.Errorf("EventData holds %d items after the invocation, want 15", n)
+	}
+	stdout, stderr, code := c.run(`{"Records":[]}`, "invoke", "transformer", "-e", "-")
+	if code != exitError || !strings.Contains(stdout, `"errorType":"InvalidEvent"`) || !strings.Contains(stderr, "generate-event firehose") {
+		t.Errorf("a bad event through the running stack: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 }

@@ -4,7 +4,9 @@
 // locks), so while `streamproc up` runs, `streamproc table …` and
 // `streamproc dlq` in another terminal ask the running process instead: up
 // serves Handler under /_streamproc/ on its address and writes that address
-// to <data-dir>/up.addr; Client reads it. Reads only: nothing here writes.
+// to <data-dir>/up.addr; Client reads it. Handler only reads; the one call
+// that writes is an invocation (InvokePath), which the running process
+// serves with its own functions, as `streamproc invoke` would.
 package control
 
 import (
@@ -119,6 +121,45 @@ func reply(w http.ResponseWriter, v any, err error) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// InvokePath is where a running stack takes invocations: POST
+// Prefix+InvokePath+FUNCTION with the event as the body answers an
+// InvokeResult.
+const InvokePath = "invoke/"
+
+// InvokeResult is a function's answer to an invocation through the running
+// stack: its response, or Lambda's error fields, and the logs it wrote.
+type InvokeResult struct {
+	Response  json.RawMessage `json:"response,omitempty"`
+	Error     string          `json:"errorMessage,omitempty"`
+	ErrorType string          `json:"errorType,omitempty"`
+	Logs      string          `json:"logs"`
+}
+
+// Invoke runs function on event in the running stack. The call lasts as long
+// as the function may (ctx bounds it), not the Client's read timeout.
+func (c *Client) Invoke(ctx context.Context, function string, event []byte) (InvokeResult, error) {
+	var res InvokeResult
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+Prefix+InvokePath+url.PathEscape(function), bytes.NewReader(event))
+	if err != nil {
+		return res, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return res, fmt.Errorf("running stack at %s: %w", c.base, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		kind := streamproc.ErrUnavailable
+		if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusBadRequest {
+			kind = streamproc.ErrInvalid
+		}
+		return res, fmt.Errorf("%s: %w", strings.TrimSpace(string(b)), kind)
+	}
+	err = json.NewDecoder(resp.Body).Decode(&res)
+	return res, err
 }
 
 // Client reads a running stack's data.
