@@ -232,6 +232,19 @@ type TweetSource interface {
 	Search(ctx context.Context, query, sinceID string) (tweets []SourceTweet, newestID string, err error)
 }
 
+// SinceIDCommitter is implemented by a TweetSource that remembers across
+// runs, per query, the newest tweet id fetched (the X API's since_id), so a
+// scheduled run asks only for newer tweets.
+//
+// Contract: Search does not move what is remembered; the caller commits
+// newest with CommitSinceID once the query's tweets are durably written, so
+// tweets whose write failed are fetched again by the next run instead of
+// being skipped for good. Committing an id older than the remembered one
+// keeps the newer.
+type SinceIDCommitter interface {
+	CommitSinceID(ctx context.Context, query, newest string) error
+}
+
 // Metrics records counters that end up as CloudWatch metrics (EMF) on AWS and
 // Prometheus counters locally. Implementations must be safe for concurrent
 // use and must never fail the caller.

@@ -162,12 +162,13 @@ func (h *Handler) Handle(ctx context.Context, ev events.EventBridgeEvent) (Resul
 	var tweets []streamproc.SourceTweet
 	var searchErrs []error
 	seen := make(map[string]bool) // a tweet matching two trends is written once
+	newest := make(map[string]string)
 	for qi, q := range queries {
 		if err := ctx.Err(); err != nil {
 			searchErrs = append(searchErrs, fmt.Errorf("search %q not started: %w", q, err))
 			break
 		}
-		page, err := h.search(ctx, q)
+		page, newestID, err := h.search(ctx, q)
 		if errors.Is(err, streamproc.ErrRefused) {
 			log.Error("search refused; not searching the remaining queries", "query", q, "remaining", len(queries)-qi-1, "err", err)
 			searchErrs = append(searchErrs, err)
@@ -179,6 +180,9 @@ func (h *Handler) Handle(ctx context.Context, ev events.EventBridgeEvent) (Resul
 			continue
 		}
 		res.TrendsSearched++
+		if newestID != "" {
+			newest[q] = newestID
+		}
 		// Search returns newest first; write oldest first so each author's
 		// tweets land in the order they were written.
 		for i := len(page) - 1; i >= 0; i-- {
@@ -200,6 +204,9 @@ func (h *Handler) Handle(ctx context.Context, ev events.EventBridgeEvent) (Resul
 
 	entries, failures := h.build(ctx, mode, tweets)
 	failures = append(failures, h.put(ctx, log, entries, &res)...)
+	if len(failures) == 0 {
+		h.commitSinceIDs(ctx, log, newest)
+	}
 	return h.finish(log, res, failures, searchErrs)
 }
 
@@ -262,23 +269,40 @@ func (h *Handler) queries(ctx context.Context) ([]string, error) {
 }
 
 // search runs one query from the last newest id seen for it.
-func (h *Handler) search(ctx context.Context, q string) ([]streamproc.SourceTweet, error) {
+func (h *Handler) search(ctx context.Context, q string) ([]streamproc.SourceTweet, string, error) {
 	h.mu.Lock()
 	since := h.sinceIDs[q]
 	h.mu.Unlock()
 	page, newest, err := h.Source.Search(ctx, q, since)
 	if err != nil {
-		return nil, fmt.Errorf("search %q: %w", q, err)
+		return nil, "", fmt.Errorf("search %q: %w", q, err)
 	}
-	if newest != "" && newest != since {
-		h.mu.Lock()
-		if h.sinceIDs == nil {
-			h.sinceIDs = make(map[string]string)
+	return page, newest, nil
+}
+
+// commitSinceIDs advances each query's since_id — in memory, and in the
+// source's store when it keeps one — once the run wrote every tweet: after a
+// failed write the next run fetches the same tweets again rather than
+// skipping them (EventData writes are idempotent; the stream may see a
+// tweet twice, which is at-least-once as Kinesis is).
+func (h *Handler) commitSinceIDs(ctx context.Context, log *slog.Logger, newest map[string]string) {
+	h.mu.Lock()
+	if h.sinceIDs == nil {
+		h.sinceIDs = make(map[string]string)
+	}
+	for q, id := range newest {
+		h.sinceIDs[q] = id
+	}
+	h.mu.Unlock()
+	c, ok := h.Source.(streamproc.SinceIDCommitter)
+	if !ok {
+		return
+	}
+	for q, id := range newest {
+		if err := c.CommitSinceID(ctx, q, id); err != nil {
+			log.Warn("since_id not committed; the next run may fetch these tweets again", "query", q, "err", err)
 		}
-		h.sinceIDs[q] = newest
-		h.mu.Unlock()
 	}
-	return page, nil
 }
 
 // partitionKey is the author's handle. A source that cannot name the author

@@ -891,3 +891,25 @@ func TestRefusedSearchStopsTheRun(t *testing.T) {
 		t.Errorf("put %d tweets, want #a's 2", res.TweetsPut)
 	}
 }
+
+// A run whose writes failed does not advance since_id: the next run asks
+// for the same tweets again instead of skipping them for good.
+func TestFailedWriteKeepsSinceID(t *testing.T) {
+	src := &fakeSource{pages: map[string][]streamproc.SourceTweet{"#q": tweetsFrom(1000, 3, 100, distinct)}}
+	w := newFakeWriter(t, 1)
+	w.failEntry = func(call, i int, r streamproc.Record) string { return "InternalFailure" }
+	h := newHandler(src, w, ModeRecords, &sleeps{})
+	if _, err := h.Handle(context.Background(), events.EventBridgeEvent{}); err == nil {
+		t.Fatal("failed writes reported as success")
+	}
+	w.failEntry = nil
+	if _, err := h.Handle(context.Background(), events.EventBridgeEvent{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Handle(context.Background(), events.EventBridgeEvent{}); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"#q|", "#q|", "#q|1002"}; !slices.Equal(src.searched, want) {
+		t.Errorf("searched %v, want %v: only a run that wrote everything moves since_id", src.searched, want)
+	}
+}

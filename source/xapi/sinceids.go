@@ -124,11 +124,10 @@ func (s *TableSinceIDs) Put(ctx context.Context, query, id string) error {
 // runs (logged at Warn), at worst fetching tweets again, which the pipeline
 // tolerates (EventData writes are idempotent).
 //
-// The id is stored when Search returns, before the caller writes the tweets
-// to the stream — the same point at which function/producer advances its
-// in-memory since_id. A write that then fails for good loses those tweets
-// for later runs; storing after the write would need the producer to call
-// Put itself.
+// The id is stored by CommitSinceID (streamproc.SinceIDCommitter), which the
+// producer calls once the query's tweets are in the stream: a run whose
+// writes failed leaves the stored id where it was, and the next run fetches
+// those tweets again.
 func WithSinceIDs(src streamproc.TweetSource, ids SinceIDs, log *slog.Logger) streamproc.TweetSource {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -157,14 +156,24 @@ func (r *rememberingSource) Search(ctx context.Context, query, sinceID string) (
 	if v2doc.Newer(stored, since) {
 		since = stored
 	}
-	tweets, newest, err := r.src.Search(ctx, query, since)
-	if err != nil {
-		return tweets, newest, err
+	return r.src.Search(ctx, query, since)
+}
+
+var _ streamproc.SinceIDCommitter = (*rememberingSource)(nil)
+
+// CommitSinceID stores newest for query unless the stored id is newer. A
+// store that fails is logged and not fatal: the next run fetches the tweets
+// again, which the pipeline tolerates (EventData writes are idempotent).
+func (r *rememberingSource) CommitSinceID(ctx context.Context, query, newest string) error {
+	if newest == "" {
+		return nil
 	}
-	if newest != "" && v2doc.Newer(newest, stored) {
-		if err := r.ids.Put(ctx, query, newest); err != nil {
-			r.log.Warn("since_id not stored; the next run may fetch these tweets again", "query", query, "err", err)
-		}
+	stored, err := r.ids.Get(ctx, query)
+	if err == nil && !v2doc.Newer(newest, stored) {
+		return nil
 	}
-	return tweets, newest, nil
+	if err := r.ids.Put(ctx, query, newest); err != nil {
+		r.log.Warn("since_id not stored; the next run may fetch these tweets again", "query", query, "err", err)
+	}
+	return nil
 }

@@ -641,9 +641,18 @@ func TestSinceIDsInTable(t *testing.T) {
 	e, c := setup(t, xapitest.Config{}, nil, xapi.Options{})
 	all := e.srv.IDs()
 
-	first, newest, err := xapi.WithSinceIDs(c, ids, nil).Search(ctx, "golang", "")
+	src := xapi.WithSinceIDs(c, ids, nil)
+	first, newest, err := src.Search(ctx, "golang", "")
 	if err != nil || len(first) != 15 || newest != all[0] {
 		t.Fatalf("first run: %d tweets, newest %s, %v", len(first), newest, err)
+	}
+	// Nothing is remembered until the tweets are written and committed: a
+	// run whose write failed fetches them again.
+	if again, _, err := xapi.WithSinceIDs(c, ids, nil).Search(ctx, "golang", ""); err != nil || len(again) != 15 {
+		t.Fatalf("a run after an uncommitted one: %d tweets, %v; want the same 15", len(again), err)
+	}
+	if err := src.(streamproc.SinceIDCommitter).CommitSinceID(ctx, "golang", newest); err != nil {
+		t.Fatal(err)
 	}
 	// A new run: the producer's memory is empty, the table is not.
 	again, _, err := xapi.WithSinceIDs(c, ids, nil).Search(ctx, "golang", "")
