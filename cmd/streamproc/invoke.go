@@ -148,7 +148,7 @@ func (m *Main) invokeHandler(g *globalFlags, deps stack.Deps) http.Handler {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		logs := &syncBuffer{}
+		logs := &lockedBuffer{}
 		log := slog.New(slog.NewTextHandler(logs, nil)).With("function", st.Name+"-"+fn.LogicalID)
 		rt := &runtime{dir: g.dataDir, tables: deps.Tables, dead: deps.DeadLetters, params: deps.Params, stream: deps.Stream}
 		ctx, cancel := context.WithTimeout(r.Context(), fn.Timeout)
@@ -167,23 +167,23 @@ func (m *Main) invokeHandler(g *globalFlags, deps stack.Deps) http.Handler {
 	})
 }
 
-// syncBuffer is a bytes.Buffer for concurrent writers (a function's
-// goroutines all log).
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+// lockedBuffer is a bytes.Buffer for concurrent writers (a function's
+// goroutines all log) and a reader.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
 }
 
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func errorType(err error) string {

@@ -19,24 +19,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 )
 
-// lockedBuffer is written by the server goroutine while the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // serve runs `streamproc kinesis serve` in-process until the returned stop
 // is called, which returns the exit code and stderr.
 func serve(t *testing.T, dir string, args ...string) (url string, stop func() (int, string)) {
