@@ -18,6 +18,8 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io/fs"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -217,6 +219,33 @@ func (db *DB) Objects(view string) int {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	return db.objects[view]
+}
+
+// Elsewhere counts the bucket's objects that no view reads: delivered
+// under a prefix none of the Glue tables' locations covers (a delivery
+// Prefix changed without the table's location). Errors count as none.
+func (db *DB) Elsewhere() int {
+	if db.opts.BucketDir == "" {
+		return 0
+	}
+	var covered []string
+	for _, p := range []string{db.opts.RecordsPrefix, db.opts.ErrorsPrefix, db.opts.ConversionErrorsPrefix} {
+		covered = append(covered, filepath.Join(db.opts.BucketDir, filepath.FromSlash(p))+string(filepath.Separator))
+	}
+	n := 0
+	_ = filepath.WalkDir(db.opts.BucketDir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !IsObject(d.Name()) {
+			return nil
+		}
+		for _, c := range covered {
+			if strings.HasPrefix(path, c) {
+				return nil
+			}
+		}
+		n++
+		return nil
+	})
+	return n
 }
 
 // Views lists what SQL can name: records, errors, conversion_errors, then

@@ -262,6 +262,21 @@ func TestRecordsObjects(t *testing.T) {
 	}
 }
 
+// Objects delivered under a prefix no Glue location covers are counted, so
+// the CLI can say why records is empty; those under a location are not.
+func TestElsewhere(t *testing.T) {
+	bucket := t.TempDir()
+	a, _ := condensed(t, 3, 1)
+	writeObject(t, bucket, "raw/2026/11/26/10/s-1-2026-11-26-10-00-00-a", a, false)
+	writeObject(t, bucket, "raw/2026/11/26/10/s-1-x.18b2c3.tmp", a, false)
+	writeObject(t, bucket, "tweets/2026/11/26/10/s-1-2026-11-26-10-00-00-b", a, false)
+	writeObject(t, bucket, "errors/processing-failed/2026/11/26/10/s-1-c", []byte("{}\n"), false)
+	db := open(t, Options{BucketDir: bucket})
+	if n := db.Elsewhere(); n != 1 {
+		t.Errorf("Elsewhere() = %d, want 1 (raw/…/a)", n)
+	}
+}
+
 // Refresh makes objects delivered after Open visible.
 func TestRefresh(t *testing.T) {
 	bucket := t.TempDir()

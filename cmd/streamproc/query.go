@@ -151,8 +151,13 @@ func (m *Main) query(ctx context.Context, g *globalFlags, f *queryFlags, args []
 			return err
 		}
 		if db.Objects(query.ViewRecords) == 0 && namesRecords.MatchString(sql) {
-			fmt.Fprintln(m.Stderr, "note: nothing is delivered yet: the delivery stream buffers records for up to DeliveryBufferSeconds (60 s by default)"+
-				" before it writes an object; wait, or run up with --parameter-overrides DeliveryBufferSeconds=5")
+			if n := db.Elsewhere(); n > 0 {
+				fmt.Fprintf(m.Stderr, "note: the bucket holds %d object(s) that no view reads: they were delivered under a prefix the Glue tables' locations do not cover;"+
+					" the delivery stream's Prefix and the RecordsTable location in the template must agree\n", n)
+			} else {
+				fmt.Fprintln(m.Stderr, "note: nothing is delivered yet: the delivery stream buffers records for up to DeliveryBufferSeconds (60 s by default)"+
+					" before it writes an object; wait, or run up with --parameter-overrides DeliveryBufferSeconds=5")
+			}
 		}
 		return nil
 	})
