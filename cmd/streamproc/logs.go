@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -41,7 +43,8 @@ last 10 minutes are shown unless --since says otherwise (0 = everything).`,
 	}
 	fl := cmd.Flags()
 	fl.BoolVarP(&f.follow, "follow", "f", false, "keep printing new entries until interrupted")
-	fl.DurationVar(&f.since, "since", 10*time.Minute, "only entries newer than this (0 = all)")
+	f.since = 10 * time.Minute
+	fl.Var((*daysDuration)(&f.since), "since", "only entries newer than this: 90s, 10m, 2h, 1d (0 = all)")
 	fl.StringVar(&f.filter, "filter", "", "only entries whose printed line contains this text")
 	return cmd
 }
@@ -100,4 +103,29 @@ func (m *Main) logName(g *globalFlags, name string) (string, error) {
 		return name, nil
 	}
 	return "", err
+}
+
+// daysDuration is a time.Duration flag that also takes whole days ("1d",
+// "7d"), as sam logs users write them.
+type daysDuration time.Duration
+
+func (d *daysDuration) String() string { return time.Duration(*d).String() }
+
+func (d *daysDuration) Type() string { return "duration" }
+
+func (d *daysDuration) Set(s string) error {
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number of days", s)
+		}
+		*d = daysDuration(time.Duration(days) * 24 * time.Hour)
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a duration such as 90s, 10m, 2h or 1d", s)
+	}
+	*d = daysDuration(v)
+	return nil
 }

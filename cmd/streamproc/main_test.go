@@ -449,3 +449,18 @@ func TestSpreadOverrides(t *testing.T) {
 		}
 	}
 }
+
+func TestDaysDuration(t *testing.T) {
+	for in, want := range map[string]time.Duration{"1d": 24 * time.Hour, "7d": 7 * 24 * time.Hour, "90s": 90 * time.Second, "2h30m": 150 * time.Minute, "0": 0} {
+		var d daysDuration
+		if err := d.Set(in); err != nil || time.Duration(d) != want {
+			t.Errorf("Set(%q) = %v, %v; want %v", in, time.Duration(d), err, want)
+		}
+	}
+	for _, in := range []string{"1.5d", "d", "soon"} {
+		var d daysDuration
+		if err := d.Set(in); err == nil {
+			t.Errorf("Set(%q) accepted", in)
+		}
+	}
+}
