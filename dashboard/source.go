@@ -19,7 +19,7 @@ type Source interface {
 	// Sample reads the live counters and gauges.
 	Sample(ctx context.Context) (Sample, error)
 	// Trends returns up to n of the newest tumbling windows that have
-	// counts, newest first.
+	// counts, newest first: the open one (if any) and closed ones.
 	Trends(ctx context.Context, n int) ([]TrendWindow, error)
 	// Items returns up to limit of the newest items, of user only when user
 	// is not empty.
@@ -120,6 +120,9 @@ type TrendWindow struct {
 	Start    time.Time `json:"start"`
 	Tweets   int64     `json:"tweets"`
 	Hashtags []Hashtag `json:"hashtags"`
+	// Open marks the window still counting: its numbers grow until it
+	// closes and lands in the Trends table.
+	Open bool `json:"open,omitempty"`
 }
 
 // Hashtag is a hashtag and its count in a window.

@@ -107,14 +107,15 @@
     tr.textContent = "";
     for (const w of t.trends || []) {
       const top = (w.hashtags[0] || { count: 1 }).count;
-      const col = h("div", { class: "window" }, h("h3", {}, `${hhmmss(w.start)} UTC · ${w.tweets.toLocaleString("en")} tweets`));
+      const col = h("div", { class: "window" + (w.open ? " open" : "") },
+        h("h3", {}, `${hhmmss(w.start)} UTC · ${w.tweets.toLocaleString("en")} tweets` + (w.open ? " · counting" : "")));
       for (const x of w.hashtags) {
         col.append(h("div", { class: "bar hashtag" }, h("span", {}, "#" + x.tag),
           h("div", { style: `width:${Math.max(2, x.count / top * 100)}%` }), h("span", {}, x.count.toLocaleString("en"))));
       }
       tr.append(col);
     }
-    if (!tr.children.length) tr.append(h("p", { class: "empty" }, "no window closed yet"));
+    if (!tr.children.length) tr.append(h("p", { class: "empty" }, "no window yet"));
     if (!searching) drawItems(t.items || []);
     const fb = $("#failures tbody");
     fb.textContent = "";

@@ -54,8 +54,15 @@ func (s *Source) Trends(ctx context.Context, n int) ([]dashboard.TrendWindow, er
 	w := s.trendsWindow.Milliseconds()
 	start := s.opts.Now().UnixMilli() / w * w
 	var out []dashboard.TrendWindow
+	open := s.openTrendWindow()
+	if open != nil && n > 0 {
+		out = append(out, *open)
+	}
 	for i := 0; i < trendWindowsBack && len(out) < n; i++ {
 		ws := time.UnixMilli(start - int64(i)*w).UTC()
+		if open != nil && !ws.Before(open.Start) {
+			continue // still counting: shown from the function's state
+		}
 		items, err := tables.Query(ctx, s.trendsTable, streamproc.Query{Hash: ws.Format(time.RFC3339)})
 		if err != nil {
 			return out, fmt.Errorf("trends: %w", err)
@@ -75,16 +82,64 @@ func (s *Source) Trends(ctx context.Context, n int) ([]dashboard.TrendWindow, er
 				tw.Hashtags = append(tw.Hashtags, dashboard.Hashtag{Tag: tag, Count: c})
 			}
 		}
-		slices.SortFunc(tw.Hashtags, func(a, b dashboard.Hashtag) int {
-			if a.Count != b.Count {
-				return int(b.Count - a.Count)
-			}
-			return strings.Compare(a.Tag, b.Tag)
-		})
-		tw.Hashtags = tw.Hashtags[:min(len(tw.Hashtags), topHashtags)]
-		out = append(out, tw)
+		out = append(out, topOf(tw))
 	}
 	return out, nil
+}
+
+// topOf sorts a window's hashtags by count and keeps the top ones.
+func topOf(tw dashboard.TrendWindow) dashboard.TrendWindow {
+	slices.SortFunc(tw.Hashtags, func(a, b dashboard.Hashtag) int {
+		if a.Count != b.Count {
+			return int(b.Count - a.Count)
+		}
+		return strings.Compare(a.Tag, b.Tag)
+	})
+	tw.Hashtags = tw.Hashtags[:min(len(tw.Hashtags), topHashtags)]
+	return tw
+}
+
+// openTrendWindow is the newest window the trending mappings still count,
+// summed over shards from the state each function returned last (the
+// counts its final invocation will add to the Trends table); nil when none
+// is open.
+func (s *Source) openTrendWindow() *dashboard.TrendWindow {
+	var newest time.Time
+	counts := map[string]int64{}
+	maps, plans := s.st.Mappings()
+	for i, m := range maps {
+		if s.byLogical[plans[i].Function].Package != "trending" {
+			continue
+		}
+		for _, ow := range m.OpenWindows() {
+			switch {
+			case ow.Start.After(newest):
+				newest, counts = ow.Start, map[string]int64{}
+			case ow.Start.Before(newest):
+				continue
+			}
+			for tag, v := range ow.State {
+				if c, err := strconv.ParseInt(v, 10, 64); err == nil {
+					counts[tag] += c
+				}
+			}
+		}
+	}
+	if newest.IsZero() {
+		return nil
+	}
+	tw := dashboard.TrendWindow{Start: newest.UTC(), Open: true}
+	for tag, c := range counts {
+		switch {
+		case tag == trending.KeyTweets:
+			tw.Tweets = c
+		case strings.HasPrefix(tag, "#"): // reserved keys
+		default:
+			tw.Hashtags = append(tw.Hashtags, dashboard.Hashtag{Tag: tag, Count: c})
+		}
+	}
+	t := topOf(tw)
+	return &t
 }
 
 func toInt(v any) int64 {

@@ -304,6 +304,34 @@ func (m *Mapping) Stats() Stats {
 	return s
 }
 
+// OpenWindow is a tumbling window not closed yet, with the state its
+// function returned last (the state must not be modified).
+type OpenWindow struct {
+	Start, End time.Time
+	State      map[string]string
+}
+
+// OpenWindows returns, for a mapping with TumblingWindowInSeconds, the open
+// windows of every shard and lane with the state their function returned
+// last: what a window's final invocation will be handed. Nothing for other
+// mappings.
+func (m *Mapping) OpenWindows() []OpenWindow {
+	m.mu.Lock()
+	procs := m.shards
+	m.mu.Unlock()
+	var out []OpenWindow
+	for _, p := range procs {
+		p.mu.Lock()
+		for _, l := range p.lanes {
+			if l.open != nil {
+				out = append(out, *l.open)
+			}
+		}
+		p.mu.Unlock()
+	}
+	return out
+}
+
 func (m *Mapping) metric(name string, v float64) {
 	if m.opts.Metrics != nil {
 		m.opts.Metrics(name, v)

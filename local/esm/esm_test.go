@@ -735,6 +735,10 @@ func TestTumblingWindow(t *testing.T) {
 	if cp := m.checkpoint(); cp != "" {
 		t.Fatalf("checkpoint %s moved before the final invocation", cp)
 	}
+	// The open window, with the state the function returned last.
+	if ow := m.OpenWindows(); len(ow) != 1 || !ow[0].Start.Equal(start) || !ow[0].End.Equal(end) || ow[0].State["n"] != "3" {
+		t.Fatalf("OpenWindows() = %+v, want %v–%v with n=3", ow, start, end)
+	}
 
 	h.clk.Set(end)
 	c = rec.waitCalls(t, 3)[2]
@@ -745,6 +749,9 @@ func TestTumblingWindow(t *testing.T) {
 		t.Errorf("final invocation has null Records, want []")
 	}
 	waitUntil(t, "checkpoint after the final invocation", func() bool { return m.checkpoint() == more[0] })
+	if ow := m.OpenWindows(); len(ow) != 0 {
+		t.Fatalf("OpenWindows() after the final invocation = %+v, want none", ow)
+	}
 
 	h.clk.Advance(5 * time.Second)
 	next := h.put("d", "4")

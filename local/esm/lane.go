@@ -26,6 +26,7 @@ type lane struct {
 	winFirst *mark     // window mode: first finished record not yet covered by a final invoke
 	lastDone time.Time // Now when the last invocation finished: the next batching window starts there
 	busy     bool
+	open     *OpenWindow // window mode: the open window's latest state, for OpenWindows
 
 	// Owned by the lane goroutine.
 	win *window
@@ -419,6 +420,11 @@ func (l *lane) adopt(state map[string]string) {
 	if stateSize(state) > MaxStateBytes {
 		w.terminateEarly = true
 	}
+	// The function handed the state over; neither side changes it after,
+	// so the snapshot shares the map.
+	l.s.mu.Lock()
+	l.open = &OpenWindow{Start: w.start, End: w.end, State: state}
+	l.s.mu.Unlock()
 }
 
 // finalInvoke sends the window's final invocation (no records, the
@@ -465,6 +471,7 @@ func (l *lane) finalInvoke(ctx context.Context, early bool) bool {
 	}
 	l.s.mu.Lock()
 	l.winFirst = nil
+	l.open = nil // its counts are the function's now (flushed on the final invoke)
 	l.s.mu.Unlock()
 	m.c.windowsClosed.Add(1)
 	if early {
