@@ -379,7 +379,10 @@ func (c *Client) Search(ctx context.Context, query, sinceID string) ([]streampro
 			break
 		}
 		if page >= c.opts.MaxPages {
-			c.log.Info("more search results than MaxPages; the rest are not fetched", "query", query, "pages", page)
+			// Warn: the older results are skipped for good once since_id
+			// moves past them.
+			c.log.Warn("more search results than MaxPages: older ones are not fetched and later runs start after the newest; raise MaxPages (produce --max-pages) for busy queries",
+				"query", query, "pages", page)
 			break
 		}
 		q.Set("next_token", next)
