@@ -66,7 +66,9 @@ func (h *Handler) Handle(ctx context.Context, ev events.KinesisFirehoseEvent) (e
 			failed++
 			log.WarnContext(ctx, "record failed processing", "recordId", r.RecordID, "reason", err.Error())
 		case msg.Kind == tweet.KindNotice:
-			rec.Result = events.KinesisFirehoseTransformedStateDropped
+			// Firehose requires data on every record, whatever its result:
+			// one without it fails the whole batch's transformation.
+			rec.Result, rec.Data = events.KinesisFirehoseTransformedStateDropped, []byte{}
 			dropped++
 		default:
 			var line []byte
@@ -79,7 +81,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.KinesisFirehoseEvent) (e
 		size += (len(rec.Data) + 2) / 3 * 4
 		if size > MaxResponseBytes {
 			// Lambda would reject the whole response and Firehose would
-			// fail the whole batch. Return this record as failed without
+			// fail the whole batch. Return this record as failed with empty
 			// data instead: Firehose writes its own copy of the original
 			// bytes under the error prefix, so nothing is lost.
 			size -= (len(rec.Data) + 2) / 3 * 4
@@ -90,7 +92,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.KinesisFirehoseEvent) (e
 				dropped--
 				failed++
 			}
-			rec.Result, rec.Data = events.KinesisFirehoseTransformedStateProcessingFailed, nil
+			rec.Result, rec.Data = events.KinesisFirehoseTransformedStateProcessingFailed, []byte{}
 			log.ErrorContext(ctx, "response would exceed 6 MB; record returned as ProcessingFailed (lower the processor BufferSizeInMBs)", "recordId", r.RecordID)
 		}
 		out.Records[i] = rec

@@ -80,6 +80,11 @@ func TestMixedBatch(t *testing.T) {
 		if r.Result == events.KinesisFirehoseTransformedStateProcessingFailed && !bytes.Equal(r.Data, in[i].data) {
 			t.Errorf("record %d: failed record must carry its original data", i)
 		}
+		// Firehose fails a whole batch's transformation over one record
+		// without data, whatever its result.
+		if b, _ := stdjson.Marshal(r); bytes.Contains(b, []byte(`"data":null`)) {
+			t.Errorf("record %d (%s) has no data: %s", i, r.Result, b)
+		}
 	}
 }
 

@@ -465,6 +465,10 @@ func TestResponseValidation(t *testing.T) {
 			r.Result = "Success"
 			return []events.KinesisFirehoseResponseRecord{ok(ev.Records[0].RecordID), r}
 		}), CodeJSONProcessing, MsgJSONProcessing},
+		{"dropped record without data", respond(func(ev events.KinesisFirehoseEvent) []events.KinesisFirehoseResponseRecord {
+			r := events.KinesisFirehoseResponseRecord{RecordID: ev.Records[1].RecordID, Result: events.KinesisFirehoseTransformedStateDropped}
+			return []events.KinesisFirehoseResponseRecord{ok(ev.Records[0].RecordID), r}
+		}), CodeJSONProcessing, MsgJSONProcessing},
 		{"unknown record id", respond(func(ev events.KinesisFirehoseEvent) []events.KinesisFirehoseResponseRecord {
 			return []events.KinesisFirehoseResponseRecord{ok(ev.Records[0].RecordID), ok(ev.Records[1].RecordID), ok("made-up")}
 		}), CodeJSONProcessing, MsgJSONProcessing},

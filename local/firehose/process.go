@@ -363,6 +363,11 @@ func validateResponse(ids []string, resp events.KinesisFirehoseResponse) (ordere
 		default:
 			return nil, CodeJSONProcessing, MsgJSONProcessing, fmt.Sprintf("recordId %q has result %q (want Ok, Dropped or ProcessingFailed)", r.RecordID, r.Result)
 		}
+		if r.Data == nil {
+			// AWS: a record missing recordId, result or data is rejected
+			// and counted as a transformation failure, whatever its result.
+			return nil, CodeJSONProcessing, MsgJSONProcessing, fmt.Sprintf("recordId %q has no data (Firehose requires data on every record, Dropped and ProcessingFailed too)", r.RecordID)
+		}
 		ordered[j] = r
 	}
 	var missing []string
