@@ -129,7 +129,7 @@ embedded components with AWS's semantics.`,
 	root.PersistentPreRun = func(c *cobra.Command, _ []string) { g.templateSet = c.Flags().Changed("template") }
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.dataDir, "data-dir", ".streamproc", "directory holding the local tables, streams, bucket and dead letters")
-	pf.StringVarP(&g.template, "template", "t", "template.yaml", "SAM template describing the stack (without -t, built-in defaults are used when ./template.yaml does not exist)")
+	pf.StringVarP(&g.template, "template", "t", "template.yaml", "SAM template describing the stack (up and query need it; invoke, generate-event and table fall back to built-in defaults when it does not exist)")
 	pf.StringVar(&g.stackName, "stack-name", "streamproc", "stack name used to build physical resource names (<stack>-EventData, …)")
 	pf.BoolVar(&g.debug, "debug", false, "log at debug level")
 	pf.StringArrayVar(&g.parameterOverrides, "parameter-overrides", nil, "template parameter values, Key=Value (repeatable), as sam deploy takes them")

@@ -131,7 +131,10 @@ func (m *Main) invokeThrough(ctx context.Context, c *control.Client, fn fnDef, r
 // data dir (control.InvokePath): the same call as `streamproc invoke`, on
 // the running stack's components, answering the response, or Lambda's
 // error fields, and the function's logs.
-func (m *Main) invokeHandler(g *globalFlags, deps stack.Deps) http.Handler {
+//
+// fileLog, when set, also keeps the function's logs in its log file (as
+// `streamproc logs` reads them), over the handler that answers them.
+func (m *Main) invokeHandler(g *globalFlags, deps stack.Deps, fileLog func(base slog.Handler, function string) slog.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st, err := loadStack(g)
 		if err != nil {
@@ -149,7 +152,11 @@ func (m *Main) invokeHandler(g *globalFlags, deps stack.Deps) http.Handler {
 			return
 		}
 		logs := &lockedBuffer{}
-		log := slog.New(slog.NewTextHandler(logs, nil)).With("function", st.Name+"-"+fn.LogicalID)
+		var h slog.Handler = slog.NewTextHandler(logs, nil)
+		if fileLog != nil {
+			h = fileLog(h, st.Name+"-"+fn.LogicalID)
+		}
+		log := slog.New(h).With("function", st.Name+"-"+fn.LogicalID)
 		rt := &runtime{dir: g.dataDir, tables: deps.Tables, dead: deps.DeadLetters, params: deps.Params, stream: deps.Stream}
 		ctx, cancel := context.WithTimeout(r.Context(), fn.Timeout)
 		defer cancel()

@@ -223,7 +223,7 @@ func (m *Main) up(ctx context.Context, g *globalFlags, f *upFlags) error {
 	// Other streamproc commands read tables and queues through the control
 	// API; it has no credentials, so it answers this machine only.
 	mux.Handle(control.Prefix, loopbackOnly(control.Handler(st.Deps().Tables, st.Deps().DeadLetters, st.Queue())))
-	mux.Handle("POST "+control.Prefix+control.InvokePath+"{function}", loopbackOnly(m.invokeHandler(g, st.Deps())))
+	mux.Handle("POST "+control.Prefix+control.InvokePath+"{function}", loopbackOnly(m.invokeHandler(g, st.Deps(), fnLogs.Handler)))
 	kin, err := kinesisapi.NewHandler(st.Deps().Stream, kinesisapi.Options{Now: m.Now, Logger: log, Region: localRegion,
 		Credentials: creds, StateFile: filepath.Join(g.dataDir, kinesisStateFile),
 		OnPut: func(stream string, n int) { reg.Add(stacksource.MetricAPIRecords, "StreamName", stream, float64(n)) }})
@@ -455,8 +455,10 @@ func (m *Main) runSource(ctx context.Context, st *stack.Stack, src replay.Iterat
 	owed := 0.0
 	batch := make([]streamproc.SourceTweet, 0, maxChunk)
 	write := func() error {
-		if len(batch) == 0 {
-			return nil
+		if len(batch) == 0 || ctx.Err() != nil {
+			// Stopping: tweets not yet sent were never produced.
+			batch = batch[:0]
+			return ctx.Err()
 		}
 		chunk.set(batch)
 		res, err := h.Handle(ctx, events.EventBridgeEvent{})

@@ -295,6 +295,10 @@ func TestInvokeWhileUpRuns(t *testing.T) {
 	if n := len(jsonLines(t, c.mustRun("", "table", "scan", "EventData"))); n != 15 {
 		t.Errorf("EventData holds %d items after the invocation, want 15", n)
 	}
+	// Its logs are kept with the function's others, for streamproc logs.
+	if out := c.mustRun("", "logs", "consumer", "--since", "0"); !strings.Contains(out, "batch processed") {
+		t.Errorf("logs consumer after an invocation through up = %q", out)
+	}
 	stdout, stderr, code := c.run(`{"Records":[]}`, "invoke", "transformer", "-e", "-")
 	if code != exitError || !strings.Contains(stdout, `"errorType":"InvalidEvent"`) || !strings.Contains(stderr, "generate-event firehose") {
 		t.Errorf("a bad event through the running stack: exit %d, stdout %q, stderr %q", code, stdout, stderr)

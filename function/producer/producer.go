@@ -618,7 +618,13 @@ func (h *Handler) finish(log *slog.Logger, res Result, failures []failure, searc
 		"bytes", res.Bytes, "calls", res.PutCalls, "throttledRetries", res.ThrottledRetries, "failed", res.Failed}
 	if len(errs) > 0 {
 		err := errors.Join(errs...)
-		log.Error("producer run incomplete", append(attrs, "err", err)...)
+		if errors.Is(err, context.Canceled) {
+			// Stopped by the caller (a shutdown), not a failure: what was
+			// not written is in the result and the error.
+			log.Info("producer run stopped before it finished", append(attrs, "err", err)...)
+		} else {
+			log.Error("producer run incomplete", append(attrs, "err", err)...)
+		}
 		return res, err
 	}
 	log.Info("producer run", attrs...)
