@@ -73,6 +73,7 @@ type Dashboard struct {
 	prev    map[string]float64 // last cumulative value of each rate series
 	prevAt  time.Time
 	tables  []byte // encoded trends/items/failures, "" until first read
+	readAt  time.Time // when tables were last read
 	clients map[*client]struct{}
 }
 
@@ -287,6 +288,7 @@ func (d *Dashboard) readTables(ctx context.Context) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.readAt = d.opts.Now()
 	if bytes.Equal(b, d.tables) {
 		return
 	}

@@ -49,7 +49,9 @@ func (d *Dashboard) serveEvents(w http.ResponseWriter, r *http.Request) {
 	c := &client{ch: make(chan []byte, clientBuffer)}
 	d.mu.Lock()
 	init := event("init", d.stateLocked())
-	stale := d.tables == nil
+	// Tables are read only while a page is open: a page opened after a
+	// quiet spell asks for a read now rather than in TablesInterval.
+	stale := d.tables == nil || d.opts.Now().Sub(d.readAt) > d.opts.TablesInterval
 	d.clients[c] = struct{}{}
 	d.mu.Unlock()
 	defer func() {

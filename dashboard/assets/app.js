@@ -106,10 +106,11 @@
     const tr = $("#trends");
     tr.textContent = "";
     for (const w of t.trends || []) {
-      const top = (w.hashtags[0] || { count: 1 }).count;
+      const tags = w.hashtags || [];
+      const top = (tags[0] || { count: 1 }).count;
       const col = h("div", { class: "window" + (w.open ? " open" : "") },
         h("h3", {}, `${hhmmss(w.start)} UTC · ${w.tweets.toLocaleString("en")} tweets` + (w.open ? " · counting" : "")));
-      for (const x of w.hashtags) {
+      for (const x of tags) {
         col.append(h("div", { class: "bar hashtag" }, h("span", {}, "#" + x.tag),
           h("div", { style: `width:${Math.max(2, x.count / top * 100)}%` }), h("span", {}, x.count.toLocaleString("en"))));
       }

@@ -96,6 +96,9 @@ func topOf(tw dashboard.TrendWindow) dashboard.TrendWindow {
 		return strings.Compare(a.Tag, b.Tag)
 	})
 	tw.Hashtags = tw.Hashtags[:min(len(tw.Hashtags), topHashtags)]
+	if tw.Hashtags == nil {
+		tw.Hashtags = []dashboard.Hashtag{} // a window of only invalid records: [] for the page, not null
+	}
 	return tw
 }
 
@@ -312,7 +315,7 @@ func (s *Source) Failures(ctx context.Context, limit int) ([]dashboard.Failure, 
 			if err != nil {
 				errs = append(errs, err)
 			}
-			out = append(out, got...)
+			out = appendNewestFirst(out, got)
 		}
 		for _, q := range s.plan.Queues {
 			if queue.CheckName(q) != nil {
@@ -323,7 +326,7 @@ func (s *Source) Failures(ctx context.Context, limit int) ([]dashboard.Failure, 
 			if err != nil {
 				errs = append(errs, err)
 			}
-			out = append(out, got...)
+			out = appendNewestFirst(out, got)
 		}
 	}
 	for _, d := range s.st.Deliveries() {
@@ -331,10 +334,21 @@ func (s *Source) Failures(ctx context.Context, limit int) ([]dashboard.Failure, 
 		if err != nil {
 			errs = append(errs, err)
 		}
-		out = append(out, got...)
+		out = appendNewestFirst(out, got)
 	}
 	slices.SortStableFunc(out, func(a, b dashboard.Failure) int { return b.Time.Compare(a.Time) })
 	return out[:min(len(out), limit)], errors.Join(errs...)
+}
+
+// appendNewestFirst appends a source's failures, read in file order
+// (oldest first), newest first: the stable sort by time then keeps the
+// records of one batch, which share a time, in that order too. got may be a
+// cached slice and is not changed.
+func appendNewestFirst(out, got []dashboard.Failure) []dashboard.Failure {
+	for i := len(got) - 1; i >= 0; i-- {
+		out = append(out, got[i])
+	}
+	return out
 }
 
 func parseDeadLetter(line []byte) (dashboard.Failure, error) {

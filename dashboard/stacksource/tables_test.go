@@ -2,9 +2,11 @@ package stacksource
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/streamproc/streamproc/dashboard"
 	"github.com/streamproc/streamproc/local/firehose"
 )
 
@@ -47,3 +49,15 @@ func TestParseEnvelope(t *testing.T) {
 }
 
 func mustString(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+// A window holding only invalid records has no hashtags: the page must get
+// [] (it reads hashtags[0]), not null.
+func TestTopOfEmptyWindow(t *testing.T) {
+	b, err := json.Marshal(topOf(dashboard.TrendWindow{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"hashtags":[]`) {
+		t.Errorf("empty window = %s, want hashtags []", b)
+	}
+}
