@@ -38,8 +38,9 @@ streamproc process (up, kinesis serve) is using the data dir.`,
 			if err := ownDataDir(g.dataDir); err != nil {
 				return err
 			}
-			// The table store's lock is held by every running stack.
-			if _, err := os.Stat(filepath.Join(g.dataDir, "tables")); err == nil {
+			// The table store's lock is held by every running stack; only
+			// a purge needs it free.
+			if _, err := os.Stat(filepath.Join(g.dataDir, "tables")); err == nil && purge {
 				s, err := table.Open(filepath.Join(g.dataDir, "tables"), table.Options{Logger: m.logger(g)})
 				if err != nil {
 					return fmt.Errorf("%s is in use (stop streamproc up first): %w", g.dataDir, err)

@@ -5,12 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awskinesis "github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/streamproc/streamproc"
 	"github.com/streamproc/streamproc/function/producer"
+	"github.com/streamproc/streamproc/local/control"
 	"github.com/streamproc/streamproc/local/stack"
 	"github.com/streamproc/streamproc/local/stream"
 	"github.com/streamproc/streamproc/source/synthetic"
@@ -72,6 +79,10 @@ func (m *Main) streamRecords(ctx context.Context, g *globalFlags, shardID string
 	log := slog.New(slog.DiscardHandler)
 	e, err := m.openStream(ctx, g.dataDir, st, log)
 	if err != nil {
+		// A running stack holds the stream: read it through its Kinesis API.
+		if b, rerr := os.ReadFile(filepath.Join(g.dataDir, control.AddrFile)); rerr == nil {
+			return m.apiRecords(ctx, "http://"+strings.TrimSpace(string(b)), st.Stream, shardID, n)
+		}
 		return nil, nil, err
 	}
 	defer e.Close()
@@ -102,3 +113,39 @@ func (m *Main) streamRecords(ctx context.Context, g *globalFlags, shardID string
 }
 
 var _ streamproc.StreamWriter = (*stream.Engine)(nil)
+
+// apiRecords reads up to n records of one shard from the oldest through a
+// Kinesis endpoint (the running stack's), as streamRecords does from the
+// engine.
+func (m *Main) apiRecords(ctx context.Context, endpoint, streamName, shardID string, n int) ([]eventRecord, []string, error) {
+	c := awskinesis.New(awskinesis.Options{
+		Region:       localRegion,
+		Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
+		BaseEndpoint: aws.String(endpoint),
+	})
+	it, err := c.GetShardIterator(ctx, &awskinesis.GetShardIteratorInput{StreamName: aws.String(streamName), ShardId: aws.String(shardID),
+		ShardIteratorType: types.ShardIteratorTypeTrimHorizon})
+	if err != nil {
+		return nil, nil, fmt.Errorf("read %s through the running stack at %s: %w", streamName, endpoint, err)
+	}
+	var recs []eventRecord
+	var seqs []string
+	for iter := it.ShardIterator; iter != nil && len(recs) < n; {
+		out, err := c.GetRecords(ctx, &awskinesis.GetRecordsInput{ShardIterator: iter, Limit: aws.Int32(int32(min(n-len(recs), stream.MaxGetRecords)))})
+		if err != nil {
+			return nil, nil, fmt.Errorf("read %s through the running stack at %s: %w", streamName, endpoint, err)
+		}
+		for _, r := range out.Records {
+			recs = append(recs, eventRecord{data: r.Data, pk: aws.ToString(r.PartitionKey), arrival: aws.ToTime(r.ApproximateArrivalTimestamp)})
+			seqs = append(seqs, aws.ToString(r.SequenceNumber))
+		}
+		if len(out.Records) == 0 || aws.ToInt64(out.MillisBehindLatest) == 0 && len(out.Records) < stream.MaxGetRecords {
+			break
+		}
+		iter = out.NextShardIterator
+	}
+	if len(recs) == 0 {
+		return nil, nil, errors.New("the local stream " + streamName + " has no records in " + shardID)
+	}
+	return recs, seqs, nil
+}

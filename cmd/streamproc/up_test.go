@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
@@ -298,6 +299,16 @@ func TestInvokeWhileUpRuns(t *testing.T) {
 	// Its logs are kept with the function's others, for streamproc logs.
 	if out := c.mustRun("", "logs", "consumer", "--since", "0"); !strings.Contains(out, "batch processed") {
 		t.Errorf("logs consumer after an invocation through up = %q", out)
+	}
+	// The producer writes through the running stack, and generate-event
+	// --from-stream reads the live stream through its Kinesis API.
+	c.mustRun(c.mustRun("", "generate-event", "schedule"), "invoke", "producer", "-e", "-")
+	var ev events.KinesisEvent
+	if err := json.Unmarshal([]byte(c.mustRun("", "generate-event", "kinesis", "--from-stream", "--count", "50")), &ev); err != nil {
+		t.Fatal(err)
+	}
+	if len(ev.Records) != 50 || ev.Records[0].Kinesis.ApproximateArrivalTimestamp.IsZero() {
+		t.Errorf("generate-event --from-stream while up runs: %d records", len(ev.Records))
 	}
 	stdout, stderr, code := c.run(`{"Records":[]}`, "invoke", "transformer", "-e", "-")
 	if code != exitError || !strings.Contains(stdout, `"errorType":"InvalidEvent"`) || !strings.Contains(stderr, "generate-event firehose") {
