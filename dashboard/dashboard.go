@@ -72,7 +72,7 @@ type Dashboard struct {
 	hist    history
 	prev    map[string]float64 // last cumulative value of each rate series
 	prevAt  time.Time
-	tables  []byte // encoded trends/items/failures, "" until first read
+	tables  []byte    // encoded trends/items/failures, "" until first read
 	readAt  time.Time // when tables were last read
 	clients map[*client]struct{}
 }
