@@ -158,9 +158,14 @@ func (m *Main) up(ctx context.Context, g *globalFlags, f *upFlags) error {
 	reg := metrics.New()
 	durations := stacksource.NewDurations(m.Now)
 	reg.OnSet = durations.Observe // per-function duration percentiles for the dashboard and /metrics
-	fileLevel, quiet := slog.LevelInfo, func(h slog.Handler) slog.Handler { return logs.AtLeast(h, slog.LevelWarn) }
+	// The console shows a function's warnings and errors, at most
+	// consoleLinesPerSecond of them: a burst of bad records is summed up
+	// instead of printed a line each (its log file keeps every line).
+	fileLevel, quiet := slog.LevelInfo, func(h slog.Handler, name string) slog.Handler {
+		return logs.Throttle(logs.AtLeast(h, slog.LevelWarn), consoleLinesPerSecond, time.Now, "'streamproc logs "+name+"' shows them all")
+	}
 	if g.debug {
-		fileLevel, quiet = slog.LevelDebug, func(h slog.Handler) slog.Handler { return h }
+		fileLevel, quiet = slog.LevelDebug, func(h slog.Handler, _ string) slog.Handler { return h }
 	}
 	fnLogs, err := logs.Open(filepath.Join(g.dataDir, "logs"), logs.Options{Level: fileLevel})
 	if err != nil {
@@ -171,11 +176,11 @@ func (m *Main) up(ctx context.Context, g *globalFlags, f *upFlags) error {
 	// `streamproc logs`; the console shows only their warnings and errors
 	// (everything with --debug), so the status line stays readable.
 	teeLogs := func(ctx context.Context, fp stack.FunctionPlan, deps stack.Deps) (stack.Handlers, error) {
-		deps.Logger = slog.New(fnLogs.Handler(quiet(deps.Logger.Handler()), fp.Name))
+		deps.Logger = slog.New(fnLogs.Handler(quiet(deps.Logger.Handler(), fp.Name), fp.Name))
 		return m.functions(ctx, fp, deps)
 	}
 	// The built-in source's log is kept the same way, as `streamproc logs source`.
-	srcLog := slog.New(fnLogs.Handler(quiet(log.Handler()), sourceLog))
+	srcLog := slog.New(fnLogs.Handler(quiet(log.Handler(), sourceLog), sourceLog))
 	// The template's producer is the X API client; any other --source
 	// stands in for it, so its schedule is held (--source none means no
 	// tweets but the ones you write).
@@ -581,6 +586,9 @@ func (m *Main) statusLoop(ctx context.Context, st *stack.Stack, reg *metrics.Reg
 		}
 	}
 }
+
+// consoleLinesPerSecond bounds the function log lines up prints a second.
+const consoleLinesPerSecond = 5
 
 // sourceLog names the built-in source's log file (streamproc logs source).
 const sourceLog = "source"

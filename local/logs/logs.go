@@ -26,6 +26,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Ext is the extension of a function's current log file.
@@ -330,4 +331,64 @@ func (r *rotator) close() error {
 	err := r.f.Close()
 	r.f = nil
 	return err
+}
+
+// Throttle passes at most perSecond records a second to h and drops the
+// rest, then says how many it dropped, with hint (where to read them all),
+// before the next record it passes: a burst of bad records must not bury a
+// console under one line each. Handlers derived with WithAttrs or
+// WithGroup share the budget.
+func Throttle(h slog.Handler, perSecond int, now func() time.Time, hint string) slog.Handler {
+	return throttle{h: h, s: &throttleState{per: perSecond, now: now, hint: hint}}
+}
+
+type throttleState struct {
+	per  int
+	now  func() time.Time
+	hint string
+
+	mu      sync.Mutex
+	window  time.Time // start of the current second
+	passed  int
+	dropped int
+}
+
+type throttle struct {
+	h slog.Handler
+	s *throttleState
+}
+
+func (t throttle) Enabled(ctx context.Context, l slog.Level) bool { return t.h.Enabled(ctx, l) }
+
+func (t throttle) Handle(ctx context.Context, r slog.Record) error {
+	s := t.s
+	s.mu.Lock()
+	now := s.now()
+	if now.Sub(s.window) >= time.Second {
+		s.window, s.passed = now, 0
+	}
+	if s.passed >= s.per {
+		s.dropped++
+		s.mu.Unlock()
+		return nil
+	}
+	s.passed++
+	dropped := s.dropped
+	s.dropped = 0
+	s.mu.Unlock()
+	if dropped > 0 {
+		note := slog.NewRecord(now, slog.LevelWarn, fmt.Sprintf("%d more log lines not shown here; %s", dropped, s.hint), 0)
+		if err := t.h.Handle(ctx, note); err != nil {
+			return err
+		}
+	}
+	return t.h.Handle(ctx, r)
+}
+
+func (t throttle) WithAttrs(as []slog.Attr) slog.Handler {
+	return throttle{h: t.h.WithAttrs(as), s: t.s}
+}
+
+func (t throttle) WithGroup(name string) slog.Handler {
+	return throttle{h: t.h.WithGroup(name), s: t.s}
 }

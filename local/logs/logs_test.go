@@ -260,3 +260,24 @@ func readAll(t *testing.T, dir, fn string, opts ReadOptions) []Entry {
 	}
 	return out
 }
+
+// A burst is cut to perSecond lines a second, and the next line that passes
+// says how many were left out and where to read them.
+func TestThrottle(t *testing.T) {
+	var buf bytes.Buffer
+	now := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	log := slog.New(Throttle(slog.NewTextHandler(&buf, nil), 3, func() time.Time { return now }, "see the file"))
+	sub := log.With("function", "f") // derived handlers share the budget
+	for i := range 10 {
+		sub.Warn("dead-lettered", "i", i)
+	}
+	now = now.Add(time.Second)
+	log.Warn("later")
+	out := buf.String()
+	if n := strings.Count(out, "dead-lettered"); n != 3 {
+		t.Errorf("%d of 10 burst lines passed, want 3:\n%s", n, out)
+	}
+	if !strings.Contains(out, "7 more log lines not shown here; see the file") || !strings.Contains(out, "later") {
+		t.Errorf("no summary of the dropped lines before the next one:\n%s", out)
+	}
+}
