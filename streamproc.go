@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -29,6 +30,23 @@ var (
 	// until someone acts, so callers stop instead of trying the next one.
 	ErrRefused = errors.New("refused until someone acts")
 )
+
+// KindError is an error of a kind (ErrInvalid, …) whose message is complete
+// without the kind's name: errors.Is finds Kind, the text does not end in
+// ": invalid request". Errorf makes one.
+type KindError struct {
+	Kind error
+	Err  error
+}
+
+func (e *KindError) Error() string   { return e.Err.Error() }
+func (e *KindError) Unwrap() []error { return []error{e.Err, e.Kind} }
+
+// Errorf formats an error as fmt.Errorf does (%w included) and gives it
+// kind, for messages meant for people.
+func Errorf(kind error, format string, a ...any) error {
+	return &KindError{Kind: kind, Err: fmt.Errorf(format, a...)}
+}
 
 // Item is one table item: attribute name → value.
 //

@@ -178,7 +178,8 @@ type produceRun struct {
 	where   string // the target, for the summary
 	handler *producer.Handler
 	chunk   *chunkSource
-	xapi    *xapi.Client // nil unless --source xapi
+	xapi    *xapi.Client   // nil unless --source xapi
+	replay  *replay.Reader // nil unless --source replay
 	res     producer.Result
 	started time.Time
 	lastOut time.Time
@@ -216,6 +217,14 @@ func (m *Main) produce(ctx context.Context, g *globalFlags, f *produceFlags) err
 	}
 	defer closeW()
 	r.where = where
+	// Find a missing stream before reading anything (an X API search
+	// spends the app's request budget).
+	if _, err := w.Shards(ctx, r.stream); err != nil {
+		if errors.Is(err, streamproc.ErrNotFound) {
+			return fmt.Errorf("stream %s does not exist at %s: start the stack ('streamproc up'), create it (aws kinesis create-stream --stream-name %s --shard-count 1), or pass --stream: %w", r.stream, where, r.stream, err)
+		}
+		return fmt.Errorf("stream %s at %s: %w", r.stream, where, err)
+	}
 
 	// The producer logs every run at Info; here a run is one chunk, so only
 	// its warnings are shown unless --debug.
@@ -230,8 +239,8 @@ func (m *Main) produce(ctx context.Context, g *globalFlags, f *produceFlags) err
 		// Pacing sleeps on the wall clock, so it reads the wall clock too.
 		src = replay.Limit(src, f.rate, time.Now, nil)
 	}
-	srcErr, writeErr := r.pump(ctx, src)
-	r.summary()
+	srcErr, writeErr, interrupted := r.pump(ctx, src)
+	r.summary(interrupted)
 	var errs []error
 	if writeErr != nil {
 		errs = append(errs, writeErr)
@@ -239,6 +248,9 @@ func (m *Main) produce(ctx context.Context, g *globalFlags, f *produceFlags) err
 	if srcErr != nil {
 		// Source errors name their source ("xapi: search …", "replay: FILE: …").
 		errs = append(errs, srcErr)
+	}
+	if interrupted && r.finite() {
+		errs = append(errs, fmt.Errorf("%w: %d tweets written; what the source had not read yet was not", errInterrupted, r.res.TweetsPut))
 	}
 	return errors.Join(errs...)
 }
@@ -249,11 +261,23 @@ type item struct {
 	err error
 }
 
+// errInterrupted ends a produce that Ctrl-C stopped before a source with an
+// end (a replay, an X API search) was read to it.
+var errInterrupted = errors.New("interrupted before the source's end")
+
+// drainTimeout bounds how long, after Ctrl-C, the tweets a source already
+// holds (the pages of a search cut short) are taken from it.
+const drainTimeout = 2 * time.Second
+
 // pump reads tweets on one goroutine and writes them in chunks on this
 // one, so a chunk goes out when full or after linger, whatever the source
 // does meanwhile. It stops at the source's end, --count, Ctrl-C, a source
 // error (returned first) or a chunk with tweets not written (second).
-func (r *produceRun) pump(ctx context.Context, src replay.Iterator) (srcErr, writeErr error) {
+//
+// Ctrl-C cancels the reading (a rate-limit wait ends at once) but not the
+// hand-over: what the source already read is written before pump returns,
+// and interrupted says whether the source was cut short.
+func (r *produceRun) pump(ctx context.Context, src replay.Iterator) (srcErr, writeErr error, interrupted bool) {
 	chunkMax := maxChunk
 	if r.f.rate > 0 {
 		// About ten writes a second at low rates, so tweets flow smoothly.
@@ -261,6 +285,7 @@ func (r *produceRun) pump(ctx context.Context, src replay.Iterator) (srcErr, wri
 	}
 	rctx, stopReading := context.WithCancel(ctx)
 	items := make(chan item, chunkMax)
+	stop := make(chan struct{})
 	readerDone := make(chan struct{})
 	go func() {
 		defer close(readerDone)
@@ -268,7 +293,7 @@ func (r *produceRun) pump(ctx context.Context, src replay.Iterator) (srcErr, wri
 			select {
 			case items <- it:
 				return true
-			case <-rctx.Done():
+			case <-stop:
 				return false
 			}
 		}
@@ -288,6 +313,7 @@ func (r *produceRun) pump(ctx context.Context, src replay.Iterator) (srcErr, wri
 		send(item{err: io.EOF})
 	}()
 	defer func() {
+		close(stop)
 		stopReading()
 		// A reader blocked on a terminal or pipe cannot be interrupted;
 		// leave it (the process is about to exit) rather than hang.
@@ -310,36 +336,33 @@ func (r *produceRun) pump(ctx context.Context, src replay.Iterator) (srcErr, wri
 		r.progressLine(false)
 		return err
 	}
+	done := ctx.Done()
+	var drainEnd <-chan time.Time
 	for {
 		var it item
 		select {
 		case it = <-items:
 		case <-timer.C:
 			if err := flush(); err != nil {
-				return nil, err
+				return nil, err, false
 			}
 			continue
-		case <-ctx.Done():
-			// Ctrl-C: write what was already read, then stop without error.
-			for {
-				select {
-				case it := <-items:
-					if it.err == nil {
-						pending = append(pending, it.t)
-						continue
-					}
-				default:
-				}
-				return nil, flush()
-			}
+		case <-done:
+			// Ctrl-C: take what the source still hands out (it stops
+			// reading now), then write it.
+			done = nil
+			drainEnd = time.After(drainTimeout)
+			continue
+		case <-drainEnd:
+			return nil, flush(), true
 		}
 		switch {
 		case it.err == io.EOF:
-			return nil, flush()
+			return nil, flush(), false
 		case it.err != nil && ctx.Err() != nil:
-			return nil, flush()
+			return nil, flush(), true
 		case it.err != nil:
-			return it.err, flush()
+			return it.err, flush(), false
 		}
 		if len(pending) == 0 {
 			timer.Reset(linger)
@@ -348,7 +371,7 @@ func (r *produceRun) pump(ctx context.Context, src replay.Iterator) (srcErr, wri
 		if len(pending) >= chunkMax {
 			timer.Stop()
 			if err := flush(); err != nil {
-				return nil, err
+				return nil, err, false
 			}
 		}
 	}
@@ -420,8 +443,15 @@ func (r *produceRun) rate(now time.Time) string {
 	return fmt.Sprintf("%.0f tweets/s", float64(r.res.TweetsPut)/el)
 }
 
+// finite says whether the source has an end that Ctrl-C can cut short:
+// synthetic tweets and a looping replay run until stopped.
+func (r *produceRun) finite() bool {
+	kind, _, _ := strings.Cut(r.f.source, ":")
+	return kind == "xapi" || (kind == "replay" && !r.f.loop)
+}
+
 // summary prints what was written, where, and what went wrong.
-func (r *produceRun) summary() {
+func (r *produceRun) summary(interrupted bool) {
 	if r.tty {
 		r.progressLine(true)
 		fmt.Fprintln(r.m.Stderr)
@@ -433,6 +463,14 @@ func (r *produceRun) summary() {
 		now.Sub(r.started).Round(time.Millisecond), r.rate(now))
 	fmt.Fprintf(w, "produce: %d PutRecords calls, %d throttled retries, %d retries in all, %d tweets failed\n",
 		r.res.PutCalls, r.res.ThrottledRetries, r.res.Retries, r.res.Failed)
+	if r.replay != nil {
+		if n := r.replay.Skipped(); n > 0 {
+			fmt.Fprintf(w, "produce: %d input lines skipped as not JSON (each is named in a warning above)\n", n)
+		}
+	}
+	if interrupted && r.finite() {
+		fmt.Fprintln(w, "produce: interrupted: the source was not read to its end")
+	}
 	if r.xapi != nil {
 		s := r.xapi.Stats()
 		fmt.Fprintf(w, "produce: X API %s: %d requests, %d pages, %d retries, %d rate-limit waits, %v waited, %d partial errors\n",
@@ -492,6 +530,7 @@ func (m *Main) produceSource(ctx context.Context, g *globalFlags, f *produceFlag
 			}
 			return nil, nil, err
 		}
+		r.replay = rd
 		return rd, func() { _ = rd.Close() }, nil
 	}
 	path := f.paramsFile
@@ -512,7 +551,7 @@ func (m *Main) produceSource(ctx context.Context, g *globalFlags, f *produceFlag
 		return nil, nil, err
 	}
 	r.xapi = c
-	return &searchIter{src: c, query: f.query, woeid: f.woeid, trends: f.trends, seen: map[string]bool{}, log: log}, func() {}, nil
+	return &searchIter{src: c, limit: f.count, query: f.query, woeid: f.woeid, trends: f.trends, seen: map[string]bool{}, log: log}, func() {}, nil
 }
 
 // synthIter is the synthetic generator as an endless iterator.
@@ -534,6 +573,8 @@ type searchIter struct {
 	woeid   int64
 	trends  int
 	log     *slog.Logger
+	limit   int // --count (0: none)
+	given   int // tweets handed out
 	queries []string
 	started bool
 	buf     []streamproc.SourceTweet
@@ -557,7 +598,14 @@ func (s *searchIter) Next(ctx context.Context) (streamproc.SourceTweet, error) {
 		}
 		q := s.queries[0]
 		s.queries = s.queries[1:]
-		tweets, _, err := s.src.Search(ctx, q, "")
+		var tweets []streamproc.SourceTweet
+		var err error
+		if l, ok := s.src.(limitedSearcher); ok && s.limit > 0 {
+			// Read no page beyond what --count still needs.
+			tweets, _, err = l.SearchLimit(ctx, q, "", max(s.limit-s.given, 1))
+		} else {
+			tweets, _, err = s.src.Search(ctx, q, "")
+		}
 		// Pages read before a failure are still written; the error
 		// comes after them.
 		for i := len(tweets) - 1; i >= 0; i-- {
@@ -573,7 +621,13 @@ func (s *searchIter) Next(ctx context.Context) (streamproc.SourceTweet, error) {
 	}
 	t := s.buf[0]
 	s.buf = s.buf[1:]
+	s.given++
 	return t, nil
+}
+
+// limitedSearcher is a source that can stop paging at a number of tweets.
+type limitedSearcher interface {
+	SearchLimit(ctx context.Context, query, sinceID string, limit int) ([]streamproc.SourceTweet, string, error)
 }
 
 func (s *searchIter) plan(ctx context.Context) error {

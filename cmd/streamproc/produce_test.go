@@ -5,10 +5,12 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -31,11 +33,16 @@ const testBearer = "AAAAAAAAAAAAAAAAAAAAA-produce-test-bearer-SECRET"
 // runEnv runs one command line like cli.run, with an environment.
 func (c *cli) runEnv(env map[string]string, stdin string, args ...string) (string, string, int) {
 	c.t.Helper()
+	return c.runEnvCtx(context.Background(), env, stdin, args...)
+}
+
+func (c *cli) runEnvCtx(ctx context.Context, env map[string]string, stdin string, args ...string) (string, string, int) {
+	c.t.Helper()
 	var out, errb bytes.Buffer
 	m := &Main{Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb,
 		Getenv: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
 		Now:    func() time.Time { return c.now }}
-	code := m.Run(context.Background(), append([]string{"--data-dir", c.dir, "-t", "../../template.yaml"}, args...))
+	code := m.Run(ctx, append([]string{"--data-dir", c.dir, "-t", "../../template.yaml"}, args...))
 	return out.String(), errb.String(), code
 }
 
@@ -315,6 +322,110 @@ func TestProduceXAPIFailures(t *testing.T) {
 				t.Errorf("%d tweets written, want %d", len(tweets), tc.written)
 			}
 		})
+	}
+}
+
+// Ctrl-C while produce waits out an X rate limit: the pages already read
+// are written, the run says it was interrupted (exit 1), and the time
+// waited is what was waited, not the planned wait.
+func TestProduceXAPIInterruptedWait(t *testing.T) {
+	c := newCLI(t)
+	srv := fakeX(t, c.now)
+	srv.Inject(xapitest.Search, xapitest.Fault{Pass: true}, xapitest.Fault{Pass: true}, xapitest.RateLimited(c.now.Add(15*time.Minute)))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		for len(srv.Requests()) < 3 {
+			time.Sleep(10 * time.Millisecond)
+		}
+		time.Sleep(100 * time.Millisecond)
+		cancel()
+	}()
+	env := map[string]string{"TWITTER_BEARER_TOKEN": testBearer}
+	_, errs, code := c.runEnvCtx(ctx, env, "", "produce", "--source", "xapi", "--query", "golang", "--x-api-url", srv.URL)
+	if code != exitError {
+		t.Fatalf("exit %d, want 1\n%s", code, errs)
+	}
+	// Main's clock stands still in tests: the wait measured is 0s, the
+	// wait planned was over 15 minutes.
+	for _, want := range []string{"produce: 8 tweets written", "interrupted", "1 rate-limit waits, 0s waited"} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("stderr does not say %q:\n%s", want, errs)
+		}
+	}
+	if _, tweets := c.streamTweets(); len(tweets) != 8 {
+		t.Errorf("%d tweets in the stream, want the 8 of the two pages read", len(tweets))
+	}
+}
+
+// A stream that does not exist is found before the X API is asked (its
+// requests are a budget) and the error says what to do.
+func TestProduceMissingStream(t *testing.T) {
+	for _, source := range []string{"xapi", "synthetic"} {
+		t.Run(source, func(t *testing.T) {
+			c := newCLI(t)
+			srv := fakeX(t, c.now)
+			args := []string{"produce", "--source", source, "--stream", "nosuch", "--count", "5"}
+			if source == "xapi" {
+				args = append(args, "--query", "golang", "--x-api-url", srv.URL)
+			}
+			_, errs, code := c.runEnv(map[string]string{"TWITTER_BEARER_TOKEN": testBearer}, "", args...)
+			if code != exitError {
+				t.Fatalf("exit %d, want 1\n%s", code, errs)
+			}
+			for _, want := range []string{"stream nosuch does not exist", "aws kinesis create-stream", "--stream"} {
+				if !strings.Contains(errs, want) {
+					t.Errorf("stderr does not say %q:\n%s", want, errs)
+				}
+			}
+			if strings.Contains(errs, "tweets written") {
+				t.Errorf("a run summary after a setup error:\n%s", errs)
+			}
+			if n := len(srv.Requests()); n != 0 {
+				t.Errorf("%d X API requests before the stream was checked", n)
+			}
+		})
+	}
+}
+
+// --count reads no search page beyond the tweets it needs (pages of 4).
+func TestProduceXAPICountPages(t *testing.T) {
+	for _, tc := range []struct{ count, reqs int }{{4, 1}, {5, 2}, {15, 4}} {
+		c := newCLI(t)
+		srv := fakeX(t, c.now)
+		env := map[string]string{"TWITTER_BEARER_TOKEN": testBearer}
+		_, errs, code := c.runEnv(env, "", "produce", "--source", "xapi", "--query", "golang", "--x-api-url", srv.URL, "--count", strconv.Itoa(tc.count))
+		if code != 0 {
+			t.Fatalf("--count %d: exit %d\n%s", tc.count, code, errs)
+		}
+		if n := len(srv.Requests()); n != tc.reqs {
+			t.Errorf("--count %d: %d X API requests, want %d", tc.count, n, tc.reqs)
+		}
+		if !strings.Contains(errs, fmt.Sprintf("produce: %d tweets written", tc.count)) {
+			t.Errorf("--count %d: summary:\n%s", tc.count, errs)
+		}
+	}
+}
+
+// A replayed line that is not JSON is skipped and named; the rest is
+// written and the summary counts what was skipped.
+func TestProduceReplaySkipsBadLine(t *testing.T) {
+	jsonl, _ := statusesJSONL(t)
+	lines := strings.SplitAfter(jsonl, "\n")
+	in := lines[0] + "{\"truncated\": tr\n" + strings.Join(lines[1:], "")
+	p := filepath.Join(t.TempDir(), "cut.jsonl")
+	if err := os.WriteFile(p, []byte(in), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := newCLI(t)
+	_, errs, code := c.run("", "produce", "--source", "replay:"+p)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, errs)
+	}
+	for _, want := range []string{"produce: 15 tweets written", "1 input lines skipped", "line=2"} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("stderr does not say %q:\n%s", want, errs)
+		}
 	}
 }
 

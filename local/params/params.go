@@ -136,11 +136,11 @@ func (s *Store) readFile() (map[string]string, bool, error) {
 		return nil, false, fmt.Errorf("params file: %w", err)
 	}
 	if st.IsDir() {
-		return nil, false, fmt.Errorf("params file %s is a directory: %w", s.path, streamproc.ErrInvalid)
+		return nil, false, streamproc.Errorf(streamproc.ErrInvalid, "params file %s is a directory", s.path)
 	}
 	if perm := st.Mode().Perm(); perm&0o077 != 0 {
-		return nil, false, fmt.Errorf("params file %s holds secrets but group or others can access it (mode %04o); run: chmod 600 %s: %w",
-			s.path, perm, s.path, streamproc.ErrInvalid)
+		return nil, false, streamproc.Errorf(streamproc.ErrInvalid, "params file %s holds secrets but group or others can access it (mode %04o); run: chmod 600 %s",
+			s.path, perm, s.path)
 	}
 	values := map[string]string{}
 	firstLine := map[string]int{}
@@ -156,14 +156,14 @@ func (s *Store) readFile() (map[string]string, bool, error) {
 		// The line may be a secret pasted without its name: report where,
 		// never what.
 		if !ok || len(name) == 0 {
-			return nil, true, fmt.Errorf("params file %s:%d: want name=value: %w", s.path, n, streamproc.ErrInvalid)
+			return nil, true, streamproc.Errorf(streamproc.ErrInvalid, "params file %s:%d: want name=value", s.path, n)
 		}
 		if !validName(name) {
-			return nil, true, fmt.Errorf("params file %s:%d: a name may hold only a-z, A-Z, 0-9 and _ . - /: %w", s.path, n, streamproc.ErrInvalid)
+			return nil, true, streamproc.Errorf(streamproc.ErrInvalid, "params file %s:%d: a name may hold only a-z, A-Z, 0-9 and _ . - /", s.path, n)
 		}
 		key := string(name)
 		if first, dup := firstLine[key]; dup {
-			return nil, true, fmt.Errorf("params file %s:%d: the name is already set on line %d: %w", s.path, n, first, streamproc.ErrInvalid)
+			return nil, true, streamproc.Errorf(streamproc.ErrInvalid, "params file %s:%d: the name is already set on line %d", s.path, n, first)
 		}
 		firstLine[key] = n
 		values[key] = string(bytes.TrimSpace(value))

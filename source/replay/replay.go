@@ -16,9 +16,11 @@
 //     notice, even JSON that is no tweet at all) → one record, as it is.
 //
 // The replay does not judge tweets: the consumer does, and dead-letters what
-// it cannot read, so archived oddities reach the pipeline unchanged. Bytes
-// that are not JSON stop the replay with an error naming the file and the
-// value's position: there is no reliable way to find the next record.
+// it cannot read, so archived oddities reach the pipeline unchanged. A line
+// that is not JSON (a truncated write in an archive) is skipped up to its
+// end, with a warning that names the file and line, and counted in
+// Skipped; the next line is read as usual. More than MaxBadLines of them in
+// one file stop the replay: the file is then no JSON at all.
 //
 // SourceTweet.ID and ScreenName come from id_str/id and user.screen_name
 // (v1.1) or data.id and the author in includes.users (v2); a delete notice
@@ -55,6 +57,10 @@ type Iterator interface {
 // Stdin names standard input among the paths.
 const Stdin = "-"
 
+// MaxBadLines is how many lines that are not JSON one file may hold before
+// the replay gives up on it.
+const MaxBadLines = 100
+
 // Options configures a Reader.
 type Options struct {
 	// Rate is tweets per second; 0 means as fast as they can be read.
@@ -86,8 +92,11 @@ type Reader struct {
 	mu      sync.Mutex
 	idx     int // index in paths of the open (or last) file; -1 before the first
 	dec     *json.Decoder
+	lines   *lineCounter // what dec reads, counting lines
 	closers []io.Closer
 	values  int // JSON values read from the open file
+	bad     int // lines of the open file skipped as not JSON
+	skipped int64
 	queue   []streamproc.SourceTweet
 	records int64 // records returned, for keyless records' ids
 	inPass  int64 // records found in the current pass over the files
@@ -158,8 +167,70 @@ func (r *Reader) closeFile() error {
 	for i := len(r.closers) - 1; i >= 0; i-- {
 		errs = append(errs, r.closers[i].Close())
 	}
-	r.closers, r.dec = nil, nil
+	r.closers, r.dec, r.lines = nil, nil, nil
 	return errors.Join(errs...)
+}
+
+// Skipped is how many lines were skipped as not JSON so far.
+func (r *Reader) Skipped() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.skipped
+}
+
+// gzipErrors says which layer failed, so a cut gzip stream is not taken
+// for a cut JSON line.
+type gzipErrors struct{ r io.Reader }
+
+func (g gzipErrors) Read(p []byte) (int, error) {
+	n, err := g.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = fmt.Errorf("gzip: %w", err)
+	}
+	return n, err
+}
+
+// lineCounter counts the newlines read through it.
+type lineCounter struct {
+	r io.Reader
+	n int
+}
+
+func (c *lineCounter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += bytes.Count(p[:n], []byte{'\n'})
+	return n, err
+}
+
+// skipBadLine moves the decoder past the line where the value that failed
+// to decode starts, and returns that line's number. The decoder stops at
+// the start of a value it cannot read (its Buffered data begins there), so
+// the bytes before it are whole values and the line is known exactly.
+func (r *Reader) skipBadLine() (int, error) {
+	buf, _ := io.ReadAll(r.dec.Buffered())
+	// Newlines delivered to the decoder, minus those still unread, are
+	// the lines before the unread data; its leading white space comes next.
+	line := r.lines.n - bytes.Count(buf, []byte{'\n'}) + 1
+	start := 0
+	for start < len(buf) && (buf[start] == ' ' || buf[start] == '\t' || buf[start] == '\r' || buf[start] == '\n') {
+		if buf[start] == '\n' {
+			line++
+		}
+		start++
+	}
+	rest := bufio.NewReader(io.MultiReader(bytes.NewReader(buf[start:]), r.lines.r))
+	for {
+		_, err := rest.ReadSlice('\n')
+		if err == nil || err == io.EOF {
+			break
+		}
+		if err != bufio.ErrBufferFull {
+			return line, err
+		}
+	}
+	r.lines = &lineCounter{r: rest, n: line}
+	r.dec = json.NewDecoder(r.lines)
+	return line, nil
 }
 
 // Next returns the next tweet, waiting as Rate requires; io.EOF at the end.
@@ -218,15 +289,37 @@ func (r *Reader) fill() error {
 	}
 	r.values++
 	if err != nil {
+		// A value cut short at the end of the file is a bad last line;
+		// the decoder returns io.ErrUnexpectedEOF itself for it, while a
+		// cut gzip stream's error arrives wrapped (gzipErrors).
 		var syn *json.SyntaxError
-		if errors.As(err, &syn) {
-			return fmt.Errorf("replay: %s: value %d is not JSON (near byte %d): %w", r.name(), r.values, syn.Offset, err)
+		if !errors.As(err, &syn) && err != io.ErrUnexpectedEOF {
+			return fmt.Errorf("replay: %s: value %d: %w", r.name(), r.values, err)
 		}
-		return fmt.Errorf("replay: %s: value %d: %w", r.name(), r.values, err)
+		r.values--
+		line, serr := r.skipBadLine()
+		r.bad++
+		r.skipped++
+		if r.bad > MaxBadLines {
+			return fmt.Errorf("replay: %s: more than %d lines are not JSON (line %d: %v); is it JSON Lines?", r.name(), MaxBadLines, line, err)
+		}
+		r.log.Warn("replay: skipped a line that is not JSON", "file", r.name(), "line", line, "error", err.Error())
+		if serr != nil {
+			return fmt.Errorf("replay: %s: line %d: %w", r.name(), line, serr)
+		}
+		return nil
 	}
 	recs, err := Split(raw)
 	if err != nil {
-		return fmt.Errorf("replay: %s: value %d: %w", r.name(), r.values, err)
+		// Valid JSON that claims to be a v2 page but is none: skipped like
+		// a line that is not JSON, named by the line where it ends.
+		line := r.lines.n + 1
+		if b, _ := io.ReadAll(r.dec.Buffered()); len(b) > 0 {
+			line -= bytes.Count(b, []byte{'\n'})
+		}
+		r.skipped++
+		r.log.Warn("replay: skipped a value that is no tweet page", "file", r.name(), "value", r.values, "line", line, "error", err.Error())
+		return nil
 	}
 	for i := range recs {
 		r.records++
@@ -277,10 +370,11 @@ func (r *Reader) advance() error {
 			return fmt.Errorf("replay: %s: gzip: %w", r.name(), err)
 		}
 		r.closers = append(r.closers, zr)
-		in = zr
+		in = gzipErrors{zr}
 	}
-	r.dec = json.NewDecoder(in)
-	r.values = 0
+	r.lines = &lineCounter{r: in}
+	r.dec = json.NewDecoder(r.lines)
+	r.values, r.bad = 0, 0
 	r.log.Debug("replaying", "file", r.name())
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -190,9 +191,9 @@ func TestReplayErrors(t *testing.T) {
 		{"no file", func(*testing.T) []string { return nil }, replay.Options{}, "no file given", "", 0},
 		{"stdin twice", func(*testing.T) []string { return []string{"-", "-"} }, replay.Options{Stdin: strings.NewReader("")}, "stdin given 2 times", "", 0},
 		{"loop over stdin", func(*testing.T) []string { return []string{"-"} }, replay.Options{Stdin: strings.NewReader(""), Loop: true}, "cannot be replayed in a loop", "", 0},
-		{"garbage after a good line", func(t *testing.T) []string {
-			return []string{write(t, "bad.jsonl", append(slices.Clone(first), "this is not json\n"...))}
-		}, replay.Options{}, "", "bad.jsonl: value 2 is not JSON", 1},
+		{"a file of no JSON", func(t *testing.T) []string {
+			return []string{write(t, "text.txt", append(slices.Clone(first), strings.Repeat("some prose\n", replay.MaxBadLines+1)...))}
+		}, replay.Options{}, "", "text.txt: more than 100 lines are not JSON (line 102", 1},
 		{"truncated gzip", func(t *testing.T) []string {
 			z := gz(t, good)
 			return []string{write(t, "cut.jsonl.gz", z[:len(z)/2])}
@@ -228,6 +229,40 @@ func TestReplayErrors(t *testing.T) {
 				t.Errorf("the error is not sticky: %v", again)
 			}
 		})
+	}
+}
+
+// A line that is not JSON (a write cut short in an archive) is skipped with
+// a warning naming its line; the lines around it are replayed.
+func TestReplaySkipsBadLines(t *testing.T) {
+	good, _, _ := fixtureRefs(t)
+	lines := bytes.SplitAfter(good, []byte("\n"))
+	in := slices.Concat(lines[0], []byte("{\"id_str\": \"12\", \"text\": \"cut sh\n"), lines[1],
+		[]byte("\n  \n"), []byte("not json either\n"), lines[2], []byte("{\"unterminated\": "))
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	for _, gzipped := range []bool{false, true} {
+		logs.Reset()
+		data := in
+		if gzipped {
+			data = gz(t, in)
+		}
+		r, err := replay.Open([]string{write(t, "cut.jsonl", data)}, replay.Options{Logger: log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := drain(t, r)
+		if len(got) != 3 {
+			t.Fatalf("gzip %v: %d tweets, want the 3 good lines", gzipped, len(got))
+		}
+		if r.Skipped() != 3 {
+			t.Errorf("gzip %v: Skipped %d, want 3", gzipped, r.Skipped())
+		}
+		for _, want := range []string{"line=2 ", "line=6 ", "line=8 "} {
+			if !strings.Contains(logs.String(), want) {
+				t.Errorf("gzip %v: no warning with %q:\n%s", gzipped, want, logs.String())
+			}
+		}
 	}
 }
 

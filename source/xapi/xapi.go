@@ -324,6 +324,12 @@ func trendQuery(name string) string {
 // On error the tweets of the pages read so far are returned with it, and
 // newestID is "" so a caller that keeps its since_id fetches them again.
 func (c *Client) Search(ctx context.Context, query, sinceID string) ([]streamproc.SourceTweet, string, error) {
+	return c.SearchLimit(ctx, query, sinceID, 0)
+}
+
+// SearchLimit is Search that stops reading pages once it has limit tweets
+// (0: no limit, as Search), for a caller that wants only so many.
+func (c *Client) SearchLimit(ctx context.Context, query, sinceID string, limit int) ([]streamproc.SourceTweet, string, error) {
 	if strings.TrimSpace(query) == "" {
 		return nil, "", fmt.Errorf("xapi: search: empty query: %w", streamproc.ErrInvalid)
 	}
@@ -375,14 +381,17 @@ func (c *Client) Search(ctx context.Context, query, sinceID string) ([]streampro
 			out = append(out, streamproc.SourceTweet{ID: d.ID, ScreenName: d.Username, Raw: d.Raw})
 		}
 		next := p.Meta.NextToken
-		if next == "" {
+		if next == "" || (limit > 0 && len(out) >= limit) {
 			break
 		}
 		if page >= c.opts.MaxPages {
-			// Warn: the older results are skipped for good once since_id
-			// moves past them.
-			c.log.Warn("more search results than MaxPages: older ones are not fetched and later runs start after the newest; raise MaxPages (produce --max-pages) for busy queries",
-				"query", query, "pages", page)
+			// A caller that keeps since_id skips the older results for
+			// good once it moves past them; say so then.
+			msg := "more search results than MaxPages: older ones are not fetched; raise MaxPages (produce --max-pages) for busy queries"
+			if sinceID != "" {
+				msg = "more search results than MaxPages: older ones are not fetched and later runs start after the newest; raise MaxPages for busy queries"
+			}
+			c.log.Warn(msg, "query", query, "pages", page)
 			break
 		}
 		q.Set("next_token", next)
@@ -663,10 +672,14 @@ func (c *Client) backoff(ctx context.Context, p backoff.Policy, attempt int, op,
 	return c.sleep(ctx, op, d)
 }
 
+// sleep waits d, counting in Waited the time actually spent: all of d, or
+// up to the moment ctx ended it.
 func (c *Client) sleep(ctx context.Context, op string, d time.Duration) error {
-	c.waited.Add(int64(d))
+	start := c.opts.Now()
 	if err := c.opts.Sleep(ctx, d); err != nil {
-		return fmt.Errorf("%s: %w", op, err)
+		c.waited.Add(int64(min(max(c.opts.Now().Sub(start), 0), d)))
+		return fmt.Errorf("%s: interrupted during a wait of %v: %w", op, d.Round(time.Second), err)
 	}
+	c.waited.Add(int64(d))
 	return nil
 }
