@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -225,10 +226,14 @@ func (m *Main) runE2E(ctx context.Context, r *stack.Resolved, f *benchE2EFlags, 
 		return res, err
 	}
 	defer st.Close()
-	ui, err := m.serveDashboard(ctx, stacksource.New(st, reg, durations, stacksource.Options{DataDir: dir, BuiltIn: "bench", Now: m.Now}), reg, uiAddr, slog.New(slog.DiscardHandler))
-	if err != nil {
-		return res, err
+	var uiLn net.Listener
+	if uiAddr != "off" && uiAddr != "" {
+		if uiLn, err = net.Listen("tcp", uiAddr); err != nil {
+			return res, fmt.Errorf("dashboard: listen on %s: %w", uiAddr, err)
+		}
+		defer uiLn.Close()
 	}
+	ui := m.serveDashboard(ctx, stacksource.New(st, reg, durations, stacksource.Options{DataDir: dir, BuiltIn: "bench", Now: m.Now}), reg, uiLn, slog.New(slog.DiscardHandler))
 	defer ui.stop()
 	var browser *headless
 	if browserPath != "" {

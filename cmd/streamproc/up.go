@@ -79,7 +79,11 @@ Tweets come from --source:
   none             nothing built in: write through the Kinesis API
 
 Ctrl-C (or --duration) stops the source, drains in-flight batches, flushes the
-delivery buffers, saves checkpoints and exits 0.`,
+delivery buffers, saves checkpoints and exits 0. A tumbling window still open
+at the stop (TrendsWindowSeconds, 60 s by default) is not written to Trends,
+as on AWS, where a window's result comes when it ends; its checkpoint stays
+before it, so the next 'up' reads it again and finishes it. Run at least one
+window long to see trends.`,
 		Example: `  streamproc up                              # synthetic tweets at 100/s
   streamproc up --rate 2000 --duration 30s
   streamproc up --source replay:archive.jsonl.gz --rate 0
@@ -123,6 +127,20 @@ func (m *Main) up(ctx context.Context, g *globalFlags, f *upFlags) error {
 		return usagef("--loop applies to --source replay:FILE only")
 	case f.xAPIURL != "" && kind != "xapi":
 		return usagef("--x-api-url applies to --source xapi only")
+	case f.duration < 0:
+		return usagef("--duration must not be negative (0 runs until Ctrl-C)")
+	case f.status < 0 || f.drain < 0:
+		return usagef("--status-interval and --drain-timeout must not be negative")
+	case f.pollInterval <= 0:
+		return usagef("--poll-interval must be positive (AWS polls each shard once a second)")
+	}
+	if err := checkListenAddr("--addr", f.addr); err != nil {
+		return err
+	}
+	if f.uiAddr != "off" && f.uiAddr != "" {
+		if err := checkListenAddr("--ui-addr", f.uiAddr); err != nil {
+			return err
+		}
 	}
 	creds, err := parseCredentials(f.credentials)
 	if err != nil {
@@ -153,6 +171,24 @@ func (m *Main) up(ctx context.Context, g *globalFlags, f *upFlags) error {
 	if err != nil {
 		return err
 	}
+	// Everything the template asks for is checked before anything starts.
+	if _, err := r.Plan(); err != nil {
+		return overrideUsage(err)
+	}
+	// Take the ports before anything is started or written: a busy port is
+	// found before the data dir is touched.
+	ln, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (is another 'streamproc up' running? pass --addr 127.0.0.1:0 for any free port)", f.addr, err)
+	}
+	defer ln.Close()
+	var uiLn net.Listener
+	if f.uiAddr != "off" && f.uiAddr != "" {
+		if uiLn, err = net.Listen("tcp", f.uiAddr); err != nil {
+			return fmt.Errorf("listen on %s: %w (is another 'streamproc up' running? pass --ui-addr 127.0.0.1:0, or --ui-addr off)", f.uiAddr, err)
+		}
+		defer uiLn.Close()
+	}
 	started := time.Now()
 	log := m.logger(g)
 	reg := metrics.New()
@@ -162,7 +198,7 @@ func (m *Main) up(ctx context.Context, g *globalFlags, f *upFlags) error {
 	// consoleLinesPerSecond of them: a burst of bad records is summed up
 	// instead of printed a line each (its log file keeps every line).
 	fileLevel, quiet := slog.LevelInfo, func(h slog.Handler, name string) slog.Handler {
-		return logs.Throttle(logs.AtLeast(h, slog.LevelWarn), consoleLinesPerSecond, time.Now, "'streamproc logs "+name+"' shows them all")
+		return logs.Throttle(logs.AtLeast(h, slog.LevelWarn), consoleLinesPerSecond, m.Now, "'streamproc logs "+name+"' shows them all")
 	}
 	if g.debug {
 		fileLevel, quiet = slog.LevelDebug, func(h slog.Handler, _ string) slog.Handler { return h }
@@ -219,10 +255,6 @@ func (m *Main) up(ctx context.Context, g *globalFlags, f *upFlags) error {
 		src = rd
 	}
 
-	ln, err := net.Listen("tcp", f.addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w (another process uses it? pass --addr 127.0.0.1:0)", f.addr, err)
-	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", reg.Handler())
 	// Other streamproc commands read tables and queues through the control
@@ -233,17 +265,13 @@ func (m *Main) up(ctx context.Context, g *globalFlags, f *upFlags) error {
 		Credentials: creds, StateFile: filepath.Join(g.dataDir, kinesisStateFile),
 		OnPut: func(stream string, n int) { reg.Add(stacksource.MetricAPIRecords, "StreamName", stream, float64(n)) }})
 	if err != nil {
-		ln.Close()
 		return err
 	}
 	mux.Handle("/", kin)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
-	ui, err := m.serveDashboard(ctx, sampler, reg, f.uiAddr, log)
-	if err != nil {
-		return err
-	}
+	ui := m.serveDashboard(ctx, sampler, reg, uiLn, log)
 	defer ui.stop()
 	// Other streamproc commands on this data dir find the running stack here.
 	removeAddr, err := control.WriteAddr(g.dataDir, ln.Addr().String())
@@ -315,6 +343,7 @@ func (m *Main) up(ctx context.Context, g *globalFlags, f *upFlags) error {
 	<-statusDone
 	fmt.Fprintln(m.Stderr)
 	fmt.Fprintln(m.Stderr, "stopped: "+m.statusLine(st, reg, &produced, streamWritten(st)-written))
+	m.openWindowsNote(st)
 	if runErr != nil {
 		return runErr
 	}
@@ -424,13 +453,9 @@ type liveDashboard struct {
 
 // serveDashboard serves st's live dashboard, with /metrics, on addr ("off"
 // or "" = none). Call stop before the stack closes: the page reads it.
-func (m *Main) serveDashboard(ctx context.Context, sampler *stacksource.Source, reg *metrics.Registry, addr string, log *slog.Logger) (liveDashboard, error) {
-	if addr == "off" || addr == "" {
-		return liveDashboard{stop: func() {}}, nil
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return liveDashboard{}, fmt.Errorf("listen on %s: %w (another process uses it? pass --ui-addr 127.0.0.1:0, or --ui-addr off)", addr, err)
+func (m *Main) serveDashboard(ctx context.Context, sampler *stacksource.Source, reg *metrics.Registry, ln net.Listener, log *slog.Logger) liveDashboard {
+	if ln == nil {
+		return liveDashboard{stop: func() {}}
 	}
 	dash := dashboard.New(sampler, dashboard.Options{Logger: log, Now: m.Now})
 	stopDash := dash.Start(context.WithoutCancel(ctx)) // live through the drain
@@ -439,21 +464,42 @@ func (m *Main) serveDashboard(ctx context.Context, sampler *stacksource.Source, 
 	mux.Handle("/", dash)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
-	return liveDashboard{url: "http://" + ln.Addr().String() + "/", dash: dash, stop: func() { srv.Close(); stopDash() }}, nil
+	return liveDashboard{url: "http://" + ln.Addr().String() + "/", dash: dash, stop: func() { srv.Close(); stopDash() }}
+}
+
+// checkListenAddr refuses an address net.Listen cannot take before
+// anything starts: host:port, the host optional.
+func checkListenAddr(flag, addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return usagef("%s %q: want host:port, e.g. 127.0.0.1:4566 (port 0 picks a free one)", flag, addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return usagef("%s %q: the port must be a number from 0 to 65535", flag, addr)
+	}
+	return nil
 }
 
 // runSource writes src's tweets into the stack's first stream at rate
 // tweets/s (0 = as fast as the stream takes them) through the producer's
-// records mode: partition key = author handle, throttled entries retried.
-// It returns nil when src ends.
+// code, in the mode the template gives the producer function (records:
+// partition key = author handle; aggregated: KPL aggregates), throttled
+// entries retried. It returns nil when src ends; a stop lets the batch in
+// hand finish.
 func (m *Main) runSource(ctx context.Context, st *stack.Stack, src replay.Iterator, rate int, produced *atomic.Int64, reg *metrics.Registry, log *slog.Logger) error {
 	plan := st.Plan()
 	if len(plan.Streams) == 0 {
 		return errors.New("the template has no stream for the built-in source")
 	}
 	name := plan.Streams[0].Name
+	mode := producer.ModeRecords
+	for _, fp := range plan.Functions {
+		if fp.Package == "producer" && fp.Env[envMode] != "" {
+			mode = fp.Env[envMode]
+		}
+	}
 	chunk := &chunkSource{}
-	h := &producer.Handler{Source: chunk, Writer: st.Deps().Stream, Stream: name, Mode: producer.ModeRecords, Query: produceQuery, Logger: log}
+	h := &producer.Handler{Source: chunk, Writer: st.Deps().Stream, Stream: name, Mode: mode, Query: produceQuery, Logger: log}
 	const tick = 100 * time.Millisecond
 	ticker := time.NewTicker(tick)
 	defer ticker.Stop()
@@ -466,7 +512,10 @@ func (m *Main) runSource(ctx context.Context, st *stack.Stack, src replay.Iterat
 			return ctx.Err()
 		}
 		chunk.set(batch)
-		res, err := h.Handle(ctx, events.EventBridgeEvent{})
+		// A batch begun is written to the end: a stop must not cut it.
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), chunkTimeout)
+		res, err := h.Handle(wctx, events.EventBridgeEvent{})
+		cancel()
 		batch = batch[:0]
 		produced.Add(int64(res.TweetsPut))
 		reg.Add("IncomingRecords", "StreamName", name, float64(res.RecordsPut))
@@ -616,12 +665,14 @@ func (m *Main) statusLine(st *stack.Stack, reg *metrics.Registry, produced *atom
 		s := mp.Stats()
 		if strings.HasPrefix(plans[i].Function, "DataStreamConsumer") || i == 0 {
 			consumed += s.RecordsSucceeded
+			// The consumer's lag: a tumbling-window mapping's age also
+			// holds its batching window, which is no lag.
+			for _, sh := range s.Shards {
+				age = max(age, sh.IteratorAge)
+			}
 		}
 		errs += s.FunctionErrors
 		failures += s.FailureRecords
-		for _, sh := range s.Shards {
-			age = max(age, sh.IteratorAge)
-		}
 	}
 	var objects, delivered, failed, convFailed int64
 	converts := false
@@ -641,9 +692,43 @@ func (m *Main) statusLine(st *stack.Stack, reg *metrics.Registry, produced *atom
 	if objects == 1 {
 		objectsWord = "object"
 	}
-	return fmt.Sprintf("produced %d | in stream %d | consumed %d | items %d | delivered %d records in %d %s | processing-failed %d%s | dead-lettered %d | function errors %d | failed batches %d | iterator age %v",
+	return fmt.Sprintf("produced %d | in stream %d | consumed %d | items %d | delivered %d records in %d %s | processing-failed %d%s | dead-lettered %d | function errors %d | failed batches %d | consumer iterator age %v",
 		produced.Load(), inStream, consumed, int64(reg.Sum(consumer.MetricTweets)), delivered, objects, objectsWord, failed, conversion,
 		int64(reg.Sum(consumer.MetricDeadLettered)), errs, failures, age.Round(time.Millisecond))
+}
+
+// openWindowsNote says at stop which tumbling windows were still open: as
+// on AWS, a window's result is written (to Trends) only when it ends, so a
+// short run can stop with nothing there yet. The checkpoint stays before
+// the window, so the next 'up' reads its records again and finishes it.
+func (m *Main) openWindowsNote(st *stack.Stack) {
+	maps, plans := st.Mappings()
+	for i, mp := range maps {
+		wins := mp.OpenWindows()
+		if len(wins) == 0 {
+			continue
+		}
+		start, end := wins[0].Start, wins[0].End
+		for _, w := range wins[1:] {
+			start, end = minTime(start, w.Start), maxTime(end, w.End)
+		}
+		fmt.Fprintf(m.Stderr, "note: %s's tumbling window %s–%s was still open at stop; its result is written when the window ends, so the next 'streamproc up' reads it again and finishes it (AWS does the same)\n",
+			plans[i].Function, start.UTC().Format(time.TimeOnly), end.UTC().Format(time.TimeOnly))
+	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 func isTerminal(w io.Writer) bool {

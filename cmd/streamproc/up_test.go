@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -227,6 +228,50 @@ func TestUpSources(t *testing.T) {
 			}
 			if len(got) != 15 {
 				t.Errorf("EventData holds %d items, want the fixture's 15\n%s", len(got), stderr.String())
+			}
+			// A run shorter than the 60 s trend window ends with the window
+			// open: Trends may be empty, but not without saying why.
+			if trends := jsonLines(t, c.mustRun("", "table", "scan", "Trends")); len(trends) == 0 && !strings.Contains(stderr.String(), "was still open at stop") {
+				t.Errorf("Trends is empty and up did not say the window was open:\n%s", stderr.String())
+			}
+		})
+	}
+}
+
+// Bad flags and busy ports are refused (exit 2 for usage) before the data
+// dir is created or anything starts.
+func TestUpRefusesBeforeStarting(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"negative duration", []string{"--duration", "-3s"}, exitUsage, "--duration must not be negative"},
+		{"zero poll interval", []string{"--poll-interval", "0s"}, exitUsage, "--poll-interval must be positive"},
+		{"bogus ui address", []string{"--ui-addr", "bogus"}, exitUsage, `--ui-addr "bogus": want host:port`},
+		{"bad port", []string{"--addr", "127.0.0.1:99999"}, exitUsage, "port must be a number from 0 to 65535"},
+		{"record age AWS refuses", []string{"--parameter-overrides", "ConsumerMaximumRecordAgeSeconds=30"}, exitUsage, "is parameter ConsumerMaximumRecordAgeSeconds=30"},
+		{"name against AllowedPattern", []string{"--parameter-overrides", "GlueDatabaseName=Bad-Name"}, exitUsage, "does not match the pattern"},
+		{"busy API port", []string{"--addr", busy.Addr().String()}, exitError, "is another 'streamproc up' running?"},
+		{"busy dashboard port", []string{"--addr", "127.0.0.1:0", "--ui-addr", busy.Addr().String()}, exitError, "--ui-addr off"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "data")
+			var stderr bytes.Buffer
+			m := &Main{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: &stderr, Getenv: func(string) (string, bool) { return "", false }}
+			code := m.Run(context.Background(), append([]string{"--data-dir", dir, "-t", "../../template.yaml", "up", "--status-interval", "0"}, tc.args...))
+			if code != tc.code || !strings.Contains(stderr.String(), tc.want) {
+				t.Errorf("exit %d, want %d with %q:\n%s", code, tc.code, tc.want, stderr.String())
+			}
+			if _, err := os.Stat(dir); err == nil {
+				t.Errorf("the data dir was created")
 			}
 		})
 	}

@@ -64,6 +64,8 @@ type MappingPlan struct {
 	Function   string // logical ID
 	Stream     string // stream name
 	Properties map[string]string
+	// Params names, per property, the template parameter it is a Ref to.
+	Params map[string]string
 	// Destination is the on-failure queue name ("" = none).
 	Destination string
 }
@@ -237,7 +239,7 @@ func (r *Resolved) Plan() (*Plan, error) {
 				if !ok {
 					return nil, fmt.Errorf("%w: %s.Events.%s: stream %s is not a stream of this template", ErrTemplate, f.LogicalID, evName, arn)
 				}
-				mp := MappingPlan{Name: f.LogicalID + "." + evName, Function: f.LogicalID, Stream: stream, Properties: map[string]string{}}
+				mp := MappingPlan{Name: f.LogicalID + "." + evName, Function: f.LogicalID, Stream: stream, Properties: map[string]string{}, Params: paramRefs(r, f.LogicalID, evName)}
 				for k, v := range ep {
 					switch k {
 					case "Stream", "DestinationConfig":
@@ -258,6 +260,11 @@ func (r *Resolved) Plan() (*Plan, error) {
 						return nil, fmt.Errorf("%w: %s.Events.%s: on-failure destination %s is not an SQS queue of this template (locally only SQS destinations run)", ErrTemplate, f.LogicalID, evName, dest)
 					}
 					mp.Destination = q
+				}
+				// Settings AWS would refuse are refused now, before anything
+				// is created, naming the parameter that set them.
+				if _, err := mappingConfig(mp, f, r); err != nil {
+					return nil, mappingError(r, mp, err)
 				}
 				p.Mappings = append(p.Mappings, mp)
 			case "Schedule":
@@ -521,3 +528,35 @@ func tablePlan(id, name string, props map[string]any) (TablePlan, error) {
 }
 
 func atoi(v any) (int, error) { return strconv.Atoi(scalarString(v)) }
+
+// paramRefs returns, for the event's properties written as !Ref to a
+// parameter, property → parameter name.
+func paramRefs(r *Resolved, function, event string) map[string]string {
+	raw := mapOf(mapOf(mapOf(mapOf(r.T.Resources[function].Properties["Events"])[event])["Properties"]))
+	out := map[string]string{}
+	for k, v := range raw {
+		if ref, ok := mapOf(v)["Ref"].(string); ok {
+			if _, isParam := r.T.Parameters[ref]; isParam {
+				out[k] = ref
+			}
+		}
+	}
+	return out
+}
+
+// mappingError names the parameter behind the property err is about, and
+// is an override error when the user set that parameter.
+func mappingError(r *Resolved, mp MappingPlan, err error) error {
+	msg := strings.ToLower(err.Error())
+	for prop, param := range mp.Params {
+		if !strings.Contains(msg, strings.ToLower(prop)) {
+			continue
+		}
+		err = fmt.Errorf("%w: %w (%s is parameter %s=%s; set another value with --parameter-overrides %s=…)", ErrTemplate, err, prop, param, r.Param(param), param)
+		if _, set := r.Env.Overrides[param]; set {
+			return overrideError{err}
+		}
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrTemplate, err)
+}

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Env holds the values a deployed stack gets from CloudFormation.
@@ -96,6 +97,19 @@ func (p Parameter) check(name, v string) error {
 		if !ok {
 			return fmt.Errorf("%w: parameter %s=%q is not one of %s", ErrTemplate, name, v, strings.Join(allowed, ", "))
 		}
+	}
+	why := ""
+	if p.ConstraintDescription != "" {
+		why = " (" + p.ConstraintDescription + ")"
+	}
+	if p.AllowedPattern != "" {
+		// CloudFormation matches the pattern against the whole value.
+		if re := regexp.MustCompile(`^(?:` + p.AllowedPattern + `)$`); !re.MatchString(v) {
+			return fmt.Errorf("%w: parameter %s=%q does not match the pattern %s%s", ErrTemplate, name, v, p.AllowedPattern, why)
+		}
+	}
+	if n := float64(utf8.RuneCountInString(v)); p.Type == "String" && (p.MinLength != nil && n < *p.MinLength || p.MaxLength != nil && n > *p.MaxLength) {
+		return fmt.Errorf("%w: parameter %s=%q is %v characters long, outside [%v, %v]%s", ErrTemplate, name, v, n, deref(p.MinLength), deref(p.MaxLength), why)
 	}
 	if p.Type == "Number" {
 		f, err := strconv.ParseFloat(v, 64)

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -39,6 +40,11 @@ type Parameter struct {
 	AllowedValues []any
 	MinValue      *float64
 	MaxValue      *float64
+	// AllowedPattern must match the whole value (CloudFormation anchors
+	// it); MinLength/MaxLength bound a String's length.
+	AllowedPattern        string
+	MinLength, MaxLength  *float64
+	ConstraintDescription string
 }
 
 // Resource is one resource of the template.
@@ -94,6 +100,13 @@ func Parse(data []byte) (*Template, error) {
 			p.AllowedValues = av
 		}
 		p.MinValue, p.MaxValue = num(pm["MinValue"]), num(pm["MaxValue"])
+		p.MinLength, p.MaxLength = num(pm["MinLength"]), num(pm["MaxLength"])
+		p.AllowedPattern, p.ConstraintDescription = str(pm["AllowedPattern"]), str(pm["ConstraintDescription"])
+		if p.AllowedPattern != "" {
+			if _, err := regexp.Compile(p.AllowedPattern); err != nil {
+				return nil, fmt.Errorf("%w: parameter %s: AllowedPattern %q is not a regular expression: %v", ErrTemplate, name, p.AllowedPattern, err)
+			}
+		}
 		t.Parameters[name] = p
 	}
 	res := mapOf(doc["Resources"])

@@ -93,15 +93,21 @@ func TestOverridesAndErrors(t *testing.T) {
 	if r.Name("EventDataTable") != "demo-EventData" || r.Param("ConsumerBatchSize") != "500" || !r.Condition("HasAlarmEmail") || !r.Enabled("AlarmEmailSubscription") {
 		t.Errorf("overrides not applied")
 	}
-	bad := []map[string]string{
-		{"NoSuchParam": "1"},
-		{"ProducerMode": "batch"},
-		{"ConsumerBatchSize": "20000"},
-		{"ShardCount": "two"},
+	bad := []struct {
+		o    map[string]string
+		want string
+	}{
+		{map[string]string{"NoSuchParam": "1"}, "NoSuchParam"},
+		{map[string]string{"ProducerMode": "batch"}, "not one of"},
+		{map[string]string{"ConsumerBatchSize": "20000"}, "outside"},
+		{map[string]string{"ShardCount": "two"}, "not a number"},
+		{map[string]string{"GlueDatabaseName": "Bad-Name"}, `GlueDatabaseName="Bad-Name" does not match the pattern [a-z0-9_]+`},
+		{map[string]string{"GlueDatabaseName": "ok_name but not whole"}, "does not match"},
+		{map[string]string{"ProducerSearchQuery": strings.Repeat("x", 1025)}, "1025 characters long"},
 	}
-	for _, o := range bad {
-		if _, err := tmpl.Resolve(Env{Overrides: o}); err == nil {
-			t.Errorf("override %v accepted", o)
+	for _, b := range bad {
+		if _, err := tmpl.Resolve(Env{Overrides: b.o}); err == nil || !strings.Contains(err.Error(), b.want) {
+			t.Errorf("override %.60v: %v, want an error with %q", b.o, err, b.want)
 		}
 	}
 }
