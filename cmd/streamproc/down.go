@@ -4,9 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -38,12 +41,17 @@ streamproc process (up, kinesis serve) is using the data dir.`,
 			if err := ownDataDir(g.dataDir); err != nil {
 				return err
 			}
+			running := runningStack(g.dataDir)
+			if running != "" && purge {
+				return fmt.Errorf("%s is in use by 'streamproc up' (Kinesis API %s): stop it (Ctrl-C) first; nothing was removed", g.dataDir, running)
+			}
 			// The table store's lock is held by every running stack; only
 			// a purge needs it free.
 			if _, err := os.Stat(filepath.Join(g.dataDir, "tables")); err == nil && purge {
-				s, err := table.Open(filepath.Join(g.dataDir, "tables"), table.Options{Logger: m.logger(g)})
+				s, err := table.Open(filepath.Join(g.dataDir, "tables"), table.Options{Logger: slog.New(slog.DiscardHandler)})
 				if err != nil {
-					return fmt.Errorf("%s is in use (stop streamproc up first): %w", g.dataDir, err)
+					m.logger(g).Debug("table store lock", "error", err)
+					return fmt.Errorf("%s is in use by another streamproc process (up, kinesis serve): stop it first; nothing was removed", g.dataDir)
 				}
 				s.Close()
 			}
@@ -59,17 +67,57 @@ streamproc process (up, kinesis serve) is using the data dir.`,
 			})
 			if !purge {
 				fmt.Fprintf(m.Stdout, "%s holds %d files (%.1f MB); run 'streamproc down --purge' to delete them\n", g.dataDir, files, float64(bytes)/(1<<20))
+				if running != "" {
+					fmt.Fprintf(m.Stdout, "it is in use by 'streamproc up' (Kinesis API %s); stop that first\n", running)
+				}
 				return nil
 			}
-			if err := os.RemoveAll(g.dataDir); err != nil {
-				return fmt.Errorf("remove %s: %w", g.dataDir, err)
+			// The params file is the user's (credentials written by hand):
+			// a purge of the data streamproc wrote keeps it.
+			kept := ""
+			ents, err := os.ReadDir(g.dataDir)
+			if err != nil {
+				return err
+			}
+			for _, e := range ents {
+				if e.Name() == "params" {
+					kept = filepath.Join(g.dataDir, e.Name())
+					continue
+				}
+				if err := os.RemoveAll(filepath.Join(g.dataDir, e.Name())); err != nil {
+					return fmt.Errorf("remove %s: %w", g.dataDir, err)
+				}
+			}
+			if kept == "" {
+				if err := os.Remove(g.dataDir); err != nil {
+					return fmt.Errorf("remove %s: %w", g.dataDir, err)
+				}
 			}
 			fmt.Fprintf(m.Stdout, "removed %s (%d files, %.1f MB)\n", g.dataDir, files, float64(bytes)/(1<<20))
+			if kept != "" {
+				fmt.Fprintf(m.Stdout, "kept %s (your parameters and credentials); delete it yourself if you no longer need it\n", kept)
+			}
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&purge, "purge", false, "delete the data dir")
 	return cmd
+}
+
+// runningStack returns the Kinesis API address of the 'streamproc up' that
+// holds dir, or "" when none answers there.
+func runningStack(dir string) string {
+	b, err := os.ReadFile(filepath.Join(dir, control.AddrFile))
+	if err != nil {
+		return ""
+	}
+	addr := strings.TrimSpace(string(b))
+	conn, err := net.DialTimeout("tcp", addr, 500*time.Millisecond)
+	if err != nil {
+		return ""
+	}
+	conn.Close()
+	return "http://" + addr
 }
 
 // dataDirEntries are the names streamproc writes at the top of a data dir.

@@ -364,6 +364,46 @@ func TestDownPurgesDataDir(t *testing.T) {
 	}
 }
 
+// The params file holds the user's credentials: a purge keeps it.
+func TestDownPurgeKeepsParams(t *testing.T) {
+	c := newCLI(t)
+	c.mustRun("", "table", "list")
+	p := filepath.Join(c.dir, "params")
+	if err := os.WriteFile(p, []byte("/twitter/bearer_token=secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := c.mustRun("", "down", "--purge")
+	if !strings.Contains(out, "kept "+p) {
+		t.Errorf("down --purge = %q", out)
+	}
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("the params file is gone: %v", err)
+	}
+	if ents, _ := os.ReadDir(c.dir); len(ents) != 1 {
+		t.Errorf("the data dir holds %d entries after the purge, want the params file only", len(ents))
+	}
+}
+
+// Commands that only read refuse a data dir that does not exist instead of
+// creating it (a mistyped --data-dir).
+func TestReadersRefuseMissingDataDir(t *testing.T) {
+	for _, args := range [][]string{
+		{"query", "SELECT 1"},
+		{"generate-event", "kinesis", "--from-stream"},
+		{"table", "scan", "EventData"},
+	} {
+		c := newCLI(t)
+		c.dir = filepath.Join(c.dir, "typo")
+		_, errs, code := c.run("", args...)
+		if code == 0 || !strings.Contains(errs, "no local data in "+c.dir) {
+			t.Errorf("%v: exit %d, %q", args, code, errs)
+		}
+		if _, err := os.Stat(c.dir); err == nil {
+			t.Errorf("%v created the data dir", args)
+		}
+	}
+}
+
 // A mistyped --data-dir must never be emptied: down --purge removes only a
 // directory holding nothing but streamproc's own entries, and never the
 // working directory or a parent of it.

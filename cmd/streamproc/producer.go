@@ -76,6 +76,9 @@ func (m *Main) streamRecords(ctx context.Context, g *globalFlags, shardID string
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := haveData(g.dataDir); err != nil {
+		return nil, nil, err
+	}
 	log := slog.New(slog.DiscardHandler)
 	e, err := m.openStream(ctx, g.dataDir, st, log)
 	if err != nil {

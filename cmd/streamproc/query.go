@@ -173,6 +173,10 @@ func (m *Main) withQueryDB(ctx context.Context, g *globalFlags, fn func(context.
 	if _, err := os.Stat(g.template); err != nil {
 		return usagef("streamproc query needs the template that says where the data is: %v (run it where template.yaml is, or pass -t)", err)
 	}
+	// A mistyped --data-dir must not be created (and then queried empty).
+	if err := haveData(g.dataDir); err != nil {
+		return err
+	}
 	st, err := loadStack(g)
 	if err != nil {
 		return err

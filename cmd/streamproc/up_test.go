@@ -74,6 +74,10 @@ func TestUpEndToEnd(t *testing.T) {
 	if live != len(tweets) {
 		t.Errorf("live table scan through the running stack saw %d items, want %d", live, len(tweets))
 	}
+	// down refuses to purge the data dir of a running stack, and says so.
+	if _, errs, code := c.run("", "down", "--purge"); code == 0 || !strings.Contains(errs, "in use by 'streamproc up'") {
+		t.Errorf("down --purge while up runs: exit %d, %q", code, errs)
+	}
 	if code, stderr := u.wait(t); code != 0 {
 		t.Fatalf("up exited %d:\n%s", code, stderr)
 	}
