@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -197,12 +198,29 @@ func (m *Main) up(ctx context.Context, g *globalFlags, f *upFlags) error {
 	// The console shows a function's warnings and errors, at most
 	// consoleLinesPerSecond of them: a burst of bad records is summed up
 	// instead of printed a line each (its log file keeps every line).
+	var throttles throttleSet
 	fileLevel, quiet := slog.LevelInfo, func(h slog.Handler, name string) slog.Handler {
-		return logs.Throttle(logs.AtLeast(h, slog.LevelWarn), consoleLinesPerSecond, m.Now, "'streamproc logs "+name+"' shows them all")
+		return throttles.add(logs.Throttle(logs.AtLeast(h, slog.LevelWarn), consoleLinesPerSecond, m.Now, "'streamproc logs "+name+"' shows them all"))
 	}
 	if g.debug {
 		fileLevel, quiet = slog.LevelDebug, func(h slog.Handler, _ string) slog.Handler { return h }
 	}
+	// A burst's "N more log lines" note comes within a second, not only
+	// before the function's next line (there may be none).
+	flushDone := make(chan struct{})
+	go func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-flushDone:
+				return
+			case <-t.C:
+				throttles.flush()
+			}
+		}
+	}()
+	defer func() { close(flushDone); throttles.flush() }()
 	fnLogs, err := logs.Open(filepath.Join(g.dataDir, "logs"), logs.Options{Level: fileLevel})
 	if err != nil {
 		return err
@@ -341,6 +359,7 @@ func (m *Main) up(ctx context.Context, g *globalFlags, f *upFlags) error {
 		runErr = <-runDone
 	}
 	<-statusDone
+	throttles.flush()
 	fmt.Fprintln(m.Stderr)
 	fmt.Fprintln(m.Stderr, "stopped: "+m.statusLine(st, reg, &produced, streamWritten(st)-written))
 	m.openWindowsNote(st)
@@ -633,6 +652,28 @@ func (m *Main) statusLoop(ctx context.Context, st *stack.Stack, reg *metrics.Reg
 		} else {
 			fmt.Fprintln(m.Stderr, line)
 		}
+	}
+}
+
+// throttleSet is the console throttles of up's functions, to flush.
+type throttleSet struct {
+	mu sync.Mutex
+	ts []*logs.Throttled
+}
+
+func (s *throttleSet) add(t *logs.Throttled) *logs.Throttled {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ts = append(s.ts, t)
+	return t
+}
+
+func (s *throttleSet) flush() {
+	s.mu.Lock()
+	ts := slices.Clone(s.ts)
+	s.mu.Unlock()
+	for _, t := range ts {
+		_ = t.Flush(context.Background())
 	}
 }
 

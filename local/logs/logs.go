@@ -337,9 +337,29 @@ func (r *rotator) close() error {
 // rest, then says how many it dropped, with hint (where to read them all),
 // before the next record it passes: a burst of bad records must not bury a
 // console under one line each. Handlers derived with WithAttrs or
-// WithGroup share the budget.
-func Throttle(h slog.Handler, perSecond int, now func() time.Time, hint string) slog.Handler {
-	return throttle{h: h, s: &throttleState{per: perSecond, now: now, hint: hint}}
+// WithGroup share the budget. Flush says what was dropped without waiting
+// for a next record (call it now and then, and at the end).
+func Throttle(h slog.Handler, perSecond int, now func() time.Time, hint string) *Throttled {
+	return &Throttled{throttle{h: h, s: &throttleState{per: perSecond, now: now, hint: hint}}}
+}
+
+// Throttled is a Throttle handler.
+type Throttled struct{ throttle }
+
+// Flush writes the note on lines dropped since the last one, if any.
+func (t *Throttled) Flush(ctx context.Context) error {
+	t.s.mu.Lock()
+	dropped := t.s.dropped
+	t.s.dropped = 0
+	t.s.mu.Unlock()
+	return t.note(ctx, t.s.now(), dropped)
+}
+
+func (t throttle) note(ctx context.Context, now time.Time, dropped int) error {
+	if dropped == 0 {
+		return nil
+	}
+	return t.h.Handle(ctx, slog.NewRecord(now, slog.LevelWarn, fmt.Sprintf("%d more log lines not shown here; %s", dropped, t.s.hint), 0))
 }
 
 type throttleState struct {
@@ -376,11 +396,8 @@ func (t throttle) Handle(ctx context.Context, r slog.Record) error {
 	dropped := s.dropped
 	s.dropped = 0
 	s.mu.Unlock()
-	if dropped > 0 {
-		note := slog.NewRecord(now, slog.LevelWarn, fmt.Sprintf("%d more log lines not shown here; %s", dropped, s.hint), 0)
-		if err := t.h.Handle(ctx, note); err != nil {
-			return err
-		}
+	if err := t.note(ctx, now, dropped); err != nil {
+		return err
 	}
 	return t.h.Handle(ctx, r)
 }

@@ -281,3 +281,23 @@ func TestThrottle(t *testing.T) {
 		t.Errorf("no summary of the dropped lines before the next one:\n%s", out)
 	}
 }
+
+// A burst that ends the run is summed up by Flush: no next line comes.
+func TestThrottleFlush(t *testing.T) {
+	var buf bytes.Buffer
+	now := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	th := Throttle(slog.NewTextHandler(&buf, nil), 2, func() time.Time { return now }, "see the file")
+	log := slog.New(th)
+	for i := range 5 {
+		log.Warn("dead-lettered", "i", i)
+	}
+	if err := th.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := th.Flush(context.Background()); err != nil { // nothing new: no second note
+		t.Fatal(err)
+	}
+	if out := buf.String(); strings.Count(out, "3 more log lines not shown here") != 1 || strings.Count(out, "more log lines") != 1 {
+		t.Errorf("Flush did not sum up the dropped lines once:\n%s", out)
+	}
+}
