@@ -33,6 +33,7 @@ lambdas:
 	done
 
 lambda-zip:
+	@case " $(LAMBDAS) " in *" $(FN) "*) ;; *) echo 'make lambda-zip FN=<function>: FN is one of $(LAMBDAS)'; exit 2;; esac
 	$(call build-lambda,$(FN),dist/$(FN))
 	cd dist/$(FN) && rm -f ../$(FN).zip && python3 -m zipfile -c ../$(FN).zip bootstrap
 	@echo "dist/$(FN).zip"

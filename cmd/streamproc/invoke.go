@@ -215,7 +215,43 @@ func decodeEvent(raw []byte, ev any, kind string, ok func() bool) error {
 	if !ok() {
 		return fmt.Errorf("%w: not a %s event: no records found (make one with 'streamproc generate-event %s')", errBadEvent, kind, kind)
 	}
+	// Go matches JSON keys without regard to case, so a Firehose event
+	// ("records") would pass for a Kinesis one ("Records") with empty
+	// records: check the keys as Lambda's events spell them.
+	if want, ok := eventKeys[kind]; ok {
+		var top map[string]json.RawMessage
+		_ = json.Unmarshal(raw, &top)
+		var recs []map[string]json.RawMessage
+		if _, has := top[want.records]; has {
+			if err := json.Unmarshal(top[want.records], &recs); err != nil {
+				return fmt.Errorf("%w: not a %s event: %q is not a list of records (make one with 'streamproc generate-event %s')", errBadEvent, kind, want.records, kind)
+			}
+		} else if len(top) > 0 && !want.optional(top) {
+			return fmt.Errorf("%w: not a %s event: it has no %q list (make one with 'streamproc generate-event %s')", errBadEvent, kind, want.records, kind)
+		}
+		for i, r := range recs {
+			for _, k := range want.fields {
+				if _, has := r[k]; !has {
+					return fmt.Errorf("%w: not a %s event: record %d has no %q (make one with 'streamproc generate-event %s')", errBadEvent, kind, i, k, kind)
+				}
+			}
+		}
+	}
 	return nil
+}
+
+// eventKeys is how each event spells its records list and the fields
+// every record has.
+var eventKeys = map[string]struct {
+	records  string
+	fields   []string
+	optional func(top map[string]json.RawMessage) bool // records may be absent
+}{
+	"kinesis": {records: "Records", fields: []string{"kinesis", "eventSource"}, optional: func(top map[string]json.RawMessage) bool {
+		// A tumbling window's final invocation may come without records.
+		return string(top["isFinalInvokeForWindow"]) == "true"
+	}},
+	"firehose": {records: "records", fields: []string{"recordId", "data"}, optional: func(map[string]json.RawMessage) bool { return false }},
 }
 
 // call builds the function's handler on the runtime and invokes it.

@@ -504,3 +504,35 @@ func TestDaysDuration(t *testing.T) {
 		}
 	}
 }
+
+// An event of the wrong kind is refused by name, not run with empty
+// records (Go's JSON matching ignores case: "records" fills "Records").
+// Function names match in any case, by package, logical ID or full name.
+func TestInvokeChecksEventShape(t *testing.T) {
+	c := newCLI(t)
+	firehose := c.mustRun("", "generate-event", "firehose", "--count", "2")
+	kinesis := c.mustRun("", "generate-event", "kinesis", "--count", "2")
+	tests := []struct {
+		fn, event string
+		code      int
+		want      string
+	}{
+		{"consumer", firehose, exitError, `not a kinesis event: it has no "Records" list`},
+		{"trending", firehose, exitError, `not a kinesis event: it has no "Records" list`},
+		{"transformer", kinesis, exitError, `not a firehose event: it has no "records" list`},
+		{"consumer", `{"Records":[{"Kinesis":{"data":"eA=="}}]}`, exitError, `record 0 has no "kinesis"`},
+		{"firehosetransformer", firehose, 0, `"result":"Ok"`},
+		{"STREAMPROC-DataStreamConsumer", kinesis, 0, `"batchItemFailures":[]`},
+	}
+	for _, tc := range tests {
+		out, errs, code := c.run(tc.event, "invoke", tc.fn, "-e", "-")
+		if code != tc.code || !strings.Contains(out+errs, tc.want) {
+			t.Errorf("invoke %s: exit %d, want %d with %q\n%s%s", tc.fn, code, tc.code, tc.want, out, errs)
+		}
+	}
+	// Nothing failed yet: dlq says so on stderr and prints no lines.
+	out, errs, code := c.run("", "dlq", "transformer")
+	if code != 0 || out != "" || !strings.Contains(errs, "no dead letters for transformer") {
+		t.Errorf("dlq on nothing: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+}

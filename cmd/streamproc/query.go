@@ -526,6 +526,15 @@ func (m *Main) repl(ctx context.Context, g *globalFlags, db *query.DB, f *queryF
 	fmt.Fprintf(m.Stdout, "streamproc query — DuckDB over %s. Views: %s. .help for commands.\n", g.dataDir, strings.Join(names, ", "))
 	format := f.format
 	var stmt strings.Builder
+	// Typed at a terminal, a failed statement is just shown; read from a
+	// script, it also makes the exit code 1, so scripts notice.
+	failed := 0
+	done := func() error {
+		if failed > 0 && !isTerminalReader(m.Stdin) {
+			return fmt.Errorf("%d statement(s) or command(s) of the input failed (each error is shown above)", failed)
+		}
+		return nil
+	}
 	for {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -541,7 +550,7 @@ func (m *Main) repl(ctx context.Context, g *globalFlags, db *query.DB, f *queryF
 			continue
 		}
 		if errors.Is(err, io.EOF) {
-			return nil
+			return done()
 		}
 		if err != nil {
 			return fmt.Errorf("prompt: %w", err)
@@ -550,10 +559,11 @@ func (m *Main) repl(ctx context.Context, g *globalFlags, db *query.DB, f *queryF
 		if stmt.Len() == 0 && strings.HasPrefix(trimmed, ".") {
 			quit, err := m.replCommand(ctx, db, trimmed, &format, f.maxWidth)
 			if err != nil {
+				failed++
 				fmt.Fprintf(m.Stdout, "Error: %v\n", err)
 			}
 			if quit {
-				return nil
+				return done()
 			}
 			continue
 		}
@@ -571,6 +581,7 @@ func (m *Main) repl(ctx context.Context, g *globalFlags, db *query.DB, f *queryF
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
+			failed++
 			fmt.Fprintf(m.Stdout, "Error: %v\n", err)
 		}
 	}

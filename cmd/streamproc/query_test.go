@@ -196,7 +196,7 @@ func TestQueryCommand(t *testing.T) {
 		{name: "two sources", args: []string{"query", "--named", "top_authors", "SELECT 1"}, code: exitUsage},
 		{name: "bad format", args: []string{"query", "--format", "xml", "SELECT 1"}, code: exitUsage},
 		{name: "no SQL", stdin: "  \n", args: []string{"query"}, code: exitUsage, stderr: []string{"no SQL to run"}},
-		{name: "prompt", args: []string{"query", "-i"},
+		{name: "prompt", args: []string{"query", "-i"}, code: exitError, stderr: []string{"2 statement(s) or command(s) of the input failed"},
 			stdin: ".views\nSELECT count(*) AS n\n  FROM records;\n.format csv\nSELECT 7 AS x;\nSELEC 1;\n.named failed_records\n.bogus\n.quit\nSELECT 'not reached';\n",
 			stdout: []string{"records      0 objects under tweets/", "trends       table streamproc-Trends", "streamproc> ", "       ...> ", "n\n-\n0\n(1 row)", "x\n7\n",
 				`Error: Parser Error: syntax error at or near "SELEC"`, "error_code,records,last_attempt_ms,sample\n", "unknown command .bogus"}},

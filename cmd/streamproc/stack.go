@@ -173,7 +173,7 @@ func overrideFields(s string) ([]string, error) {
 func (s stackDef) function(name string) (fnDef, error) {
 	var names []string
 	for _, f := range s.Functions {
-		if strings.EqualFold(name, f.Name) || name == f.LogicalID || name == s.Name+"-"+f.LogicalID {
+		if strings.EqualFold(name, f.Name) || strings.EqualFold(name, f.LogicalID) || strings.EqualFold(name, s.Name+"-"+f.LogicalID) {
 			return f, nil
 		}
 		names = append(names, f.Name+" ("+f.LogicalID+")")

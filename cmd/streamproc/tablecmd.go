@@ -229,100 +229,127 @@ on-failure records of discarded batches (the event source mappings' queues).
 Works while 'streamproc up' runs.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := loadStack(g)
-			if err != nil {
-				return err
-			}
-			var only string
-			if len(args) == 1 {
-				fn, err := st.function(args[0])
-				if err != nil {
-					return err
+			out := &countingWriter{w: m.Stdout}
+			err := m.dlq(cmd, g, args, out)
+			if err == nil && out.n == 0 {
+				// Say it on stderr: stdout stays JSON lines for scripts.
+				what := "no dead letters"
+				if len(args) == 1 {
+					what += " for " + args[0]
 				}
-				only = st.Name + "-" + fn.LogicalID
+				fmt.Fprintf(m.Stderr, "%s in %s: nothing failed\n", what, g.dataDir)
 			}
-			if err := haveData(g.dataDir); err != nil {
-				return err
-			}
-			// The transformer's failures are in the delivery stream's error
-			// output in the bucket, not in a dead-letter file.
-			transformer := ""
-			if fn, err := st.function("transformer"); err == nil {
-				transformer = st.Name + "-" + fn.LogicalID
-			}
-			errorOutput := func() error {
-				if only != "" && only != transformer {
-					return nil
-				}
-				if _, err := os.Stat(g.template); err != nil && !g.templateSet {
-					return nil // built-in defaults: no delivery stream ever ran
-				}
-				loc, err := queryLocations(g)
-				if err != nil || loc.BucketDir == "" {
-					return err
-				}
-				prefixes := []string{cmp.Or(loc.ErrorsPrefix, query.DefaultErrorsPrefix), cmp.Or(loc.ConversionErrorsPrefix, query.DefaultConversionErrorsPrefix)}
-				return printErrorOutput(cmd.Context(), m.Stdout, loc.BucketDir, prefixes, transformer)
-			}
-			rt, err := openRuntime(cmd.Context(), g.dataDir, st, m.Getenv, m.Now, m.logger(g))
-			if errors.Is(err, streamproc.ErrUnavailable) {
-				c, derr := control.Dial(g.dataDir)
-				if derr != nil {
-					return err
-				}
-				if err := c.Lines(cmd.Context(), "deadletters?function="+url.QueryEscape(only), m.Stdout); err != nil {
-					return err
-				}
-				if err := errorOutput(); err != nil {
-					return err
-				}
-				if only == "" {
-					return c.Lines(cmd.Context(), "queues", m.Stdout)
-				}
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			defer rt.Close()
-			fns, err := rt.dead.Functions()
-			if err != nil {
-				return err
-			}
-			if only != "" {
-				fns = []string{only}
-			}
-			enc := json.NewEncoder(m.Stdout)
-			for _, f := range fns {
-				if err := rt.dead.Read(cmd.Context(), f, func(dl streamproc.DeadLetter) error { return enc.Encode(dl) }); err != nil {
-					return err
-				}
-			}
-			if err := errorOutput(); err != nil {
-				return err
-			}
-			if only != "" {
-				return nil
-			}
-			// Failed-batch records of the event source mappings' on-failure
-			// destinations.
-			q, err := queue.Open(filepath.Join(g.dataDir, "queues"))
-			if err != nil {
-				return err
-			}
-			defer q.Close()
-			names, err := q.Queues()
-			if err != nil {
-				return err
-			}
-			for _, name := range names {
-				if err := q.Read(cmd.Context(), name, func(msg queue.Message) error {
-					return enc.Encode(map[string]any{"queue": name, "message": msg})
-				}); err != nil {
-					return err
-				}
-			}
-			return nil
+			return err
 		},
 	}
+}
+
+// dlq prints the dead letters of args' function (all without one) to out.
+func (m *Main) dlq(cmd *cobra.Command, g *globalFlags, args []string, out io.Writer) error {
+	st, err := loadStack(g)
+	if err != nil {
+		return err
+	}
+	var only string
+	if len(args) == 1 {
+		fn, err := st.function(args[0])
+		if err != nil {
+			return err
+		}
+		only = st.Name + "-" + fn.LogicalID
+	}
+	if err := haveData(g.dataDir); err != nil {
+		return err
+	}
+	// The transformer's failures are in the delivery stream's error
+	// output in the bucket, not in a dead-letter file.
+	transformer := ""
+	if fn, err := st.function("transformer"); err == nil {
+		transformer = st.Name + "-" + fn.LogicalID
+	}
+	errorOutput := func() error {
+		if only != "" && only != transformer {
+			return nil
+		}
+		if _, err := os.Stat(g.template); err != nil && !g.templateSet {
+			return nil // built-in defaults: no delivery stream ever ran
+		}
+		loc, err := queryLocations(g)
+		if err != nil || loc.BucketDir == "" {
+			return err
+		}
+		prefixes := []string{cmp.Or(loc.ErrorsPrefix, query.DefaultErrorsPrefix), cmp.Or(loc.ConversionErrorsPrefix, query.DefaultConversionErrorsPrefix)}
+		return printErrorOutput(cmd.Context(), out, loc.BucketDir, prefixes, transformer)
+	}
+	rt, err := openRuntime(cmd.Context(), g.dataDir, st, m.Getenv, m.Now, m.logger(g))
+	if errors.Is(err, streamproc.ErrUnavailable) {
+		c, derr := control.Dial(g.dataDir)
+		if derr != nil {
+			return err
+		}
+		if err := c.Lines(cmd.Context(), "deadletters?function="+url.QueryEscape(only), out); err != nil {
+			return err
+		}
+		if err := errorOutput(); err != nil {
+			return err
+		}
+		if only == "" {
+			return c.Lines(cmd.Context(), "queues", out)
+		}
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	fns, err := rt.dead.Functions()
+	if err != nil {
+		return err
+	}
+	if only != "" {
+		fns = []string{only}
+	}
+	enc := json.NewEncoder(out)
+	for _, f := range fns {
+		if err := rt.dead.Read(cmd.Context(), f, func(dl streamproc.DeadLetter) error { return enc.Encode(dl) }); err != nil {
+			return err
+		}
+	}
+	if err := errorOutput(); err != nil {
+		return err
+	}
+	if only != "" {
+		return nil
+	}
+	// Failed-batch records of the event source mappings' on-failure
+	// destinations.
+	q, err := queue.Open(filepath.Join(g.dataDir, "queues"))
+	if err != nil {
+		return err
+	}
+	defer q.Close()
+	names, err := q.Queues()
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		if err := q.Read(cmd.Context(), name, func(msg queue.Message) error {
+			return enc.Encode(map[string]any{"queue": name, "message": msg})
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
