@@ -280,6 +280,7 @@ func fromV1(s *v1Status) (Tweet, error) {
 		t.QuotedID = s.QuotedStatusID
 	}
 	t.Hashtags = hashtagsV1(ents, t.Text)
+	t.Text = unescapeText(t.Text)
 	return t, nil
 }
 
@@ -455,6 +456,7 @@ func tweetV2(d *v2Tweet, inc *v2Includes) (Tweet, error) {
 			t.Hashtags = append(t.Hashtags, cleanTag(h.Tag))
 		}
 	}
+	t.Text = unescapeText(t.Text)
 	return t, nil
 }
 
@@ -508,6 +510,18 @@ func stripHTML(s string) string {
 		}
 	}
 	return strings.TrimSpace(unescapeEntities(b.String()))
+}
+
+// textReplacer undoes the escaping X applies to tweet text (v1.1 and v2):
+// &, < and > arrive as &amp;, &lt; and &gt;. One pass, so a typed "&amp;"
+// (sent as "&amp;amp;") comes out as typed.
+var textReplacer = strings.NewReplacer("&amp;", "&", "&lt;", "<", "&gt;", ">")
+
+func unescapeText(s string) string {
+	if strings.IndexByte(s, '&') < 0 {
+		return s
+	}
+	return textReplacer.Replace(s)
 }
 
 var entityReplacer = strings.NewReplacer("&amp;", "&", "&lt;", "<", "&gt;", ">", "&quot;", `"`, "&#39;", "'")
