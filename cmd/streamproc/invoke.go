@@ -273,7 +273,7 @@ func (m *Main) call(ctx context.Context, st stackDef, fn fnDef, rt *runtime, raw
 		if err := decodeEvent(raw, &ev, "firehose", func() bool { return len(ev.Records) > 0 }); err != nil {
 			return nil, err
 		}
-		return (&transformer.Handler{Logger: log}).Handle(ctx, ev)
+		return (&transformer.Handler{Logger: log}).HandleWire(ctx, ev)
 	case "trending":
 		var ev events.KinesisTimeWindowEvent
 		if err := decodeEvent(raw, &ev, "kinesis", func() bool { return len(ev.Records) > 0 || ev.IsFinalInvokeForWindow }); err != nil {

@@ -103,3 +103,33 @@ func (h *Handler) Handle(ctx context.Context, ev events.KinesisFirehoseEvent) (e
 	log.InfoContext(ctx, "batch transformed", "records", len(ev.Records), "ok", ok, "dropped", dropped, "processingFailed", failed)
 	return out, nil
 }
+
+// Response is the transformer's answer as it goes over the wire: the
+// aws-lambda-go type always carries a "metadata" object (dynamic
+// partitioning keys, Iceberg routing) that this transformer never sets.
+type Response struct {
+	Records []ResponseRecord `json:"records"`
+}
+
+// ResponseRecord is one record of Response.
+type ResponseRecord struct {
+	RecordID string `json:"recordId"`
+	Result   string `json:"result"`
+	Data     []byte `json:"data"`
+}
+
+// Wire returns r without the empty metadata objects.
+func Wire(r events.KinesisFirehoseResponse) Response {
+	out := Response{Records: make([]ResponseRecord, len(r.Records))}
+	for i, rec := range r.Records {
+		out.Records[i] = ResponseRecord{RecordID: rec.RecordID, Result: rec.Result, Data: rec.Data}
+	}
+	return out
+}
+
+// HandleWire is Handle answering in the wire form, for the Lambda
+// bootstrap.
+func (h *Handler) HandleWire(ctx context.Context, ev events.KinesisFirehoseEvent) (Response, error) {
+	r, err := h.Handle(ctx, ev)
+	return Wire(r), err
+}

@@ -116,3 +116,30 @@ func TestResponseStaysUnderLambdaLimit(t *testing.T) {
 		t.Fatalf("expected records over the limit to be returned as ProcessingFailed")
 	}
 }
+
+// The wire response has exactly Firehose's three fields per record: no
+// empty "metadata" object from the aws-lambda-go type.
+func TestWireResponse(t *testing.T) {
+	ev := seedEvent(t)
+	resp, err := (&Handler{}).HandleWire(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := stdjson.Marshal(resp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Records []map[string]stdjson.RawMessage `json:"records"`
+	}
+	if err := stdjson.Unmarshal(b, &got); err != nil || len(got.Records) != 1 {
+		t.Fatalf("%s: %v", b, err)
+	}
+	keys := []string{}
+	for k := range got.Records[0] {
+		keys = append(keys, k)
+	}
+	if len(keys) != 3 || got.Records[0]["recordId"] == nil || got.Records[0]["result"] == nil || got.Records[0]["data"] == nil {
+		t.Errorf("record keys %v, want recordId, result, data", keys)
+	}
+}

@@ -13,5 +13,5 @@ import (
 func main() {
 	m := boot.Metrics()
 	h := &transformer.Handler{Logger: boot.Logger(), Metrics: m}
-	lambda.Start(boot.WithMetrics(m, os.Stdout, h.Handle))
+	lambda.Start(boot.WithMetrics(m, os.Stdout, h.HandleWire))
 }
