@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/streamproc/streamproc/function/transformer"
+	"github.com/streamproc/streamproc/local/logs"
 	"io"
 	"io/fs"
 	"os"
@@ -36,7 +38,7 @@ type errorOutputLetter struct {
 // prefixes, oldest object first, as JSON lines. The bucket is a plain
 // directory, readable while up runs. function names the transformer the
 // processing failures belong to.
-func printErrorOutput(ctx context.Context, w io.Writer, bucketDir string, prefixes []string, function string) error {
+func printErrorOutput(ctx context.Context, w io.Writer, bucketDir string, prefixes []string, function string, reasons map[string]string) error {
 	enc := json.NewEncoder(w)
 	seen := map[string]bool{} // prefixes may nest (errors/ and errors/x/)
 	for _, prefix := range prefixes {
@@ -78,11 +80,15 @@ func printErrorOutput(ctx context.Context, w io.Writer, bucketDir string, prefix
 					letter.Reason = "format conversion failed: " + l.Code + ": " + l.Message
 				} else {
 					letter.Function = function
-					letter.Reason = "processing failed: " + l.Code
-					if l.Message != "" {
-						letter.Reason += ": " + l.Message
+					if why, ok := reasons[transformer.Fingerprint(l.RawData)]; ok {
+						letter.Reason = "processing failed: " + why
+					} else {
+						letter.Reason = "processing failed: " + l.Code
+						if l.Message != "" {
+							letter.Reason += ": " + l.Message
+						}
+						letter.Reason += " (why: streamproc logs transformer)"
 					}
-					letter.Reason += " (why: streamproc logs transformer)"
 				}
 				return enc.Encode(letter)
 			}); err != nil {
@@ -124,4 +130,32 @@ func eachLine(path string, fn func([]byte) error) error {
 		return fmt.Errorf("error output %s: %w", path, err)
 	}
 	return nil
+}
+
+// failureReasons reads function's log files under dir for the records it
+// failed: record fingerprint → reason. The error output's envelope holds
+// only Firehose's generic code; the transformer logged the real reason.
+func failureReasons(dir, function string) map[string]string {
+	out := map[string]string{}
+	files, err := logs.Files(dir, function)
+	if err != nil {
+		return out
+	}
+	for _, f := range files {
+		_ = eachLine(f, func(line []byte) error {
+			if !bytes.Contains(line, []byte(transformer.MsgFailed)) {
+				return nil
+			}
+			var l struct {
+				Msg    string `json:"msg"`
+				Reason string `json:"reason"`
+				Data   string `json:"data"`
+			}
+			if json.Unmarshal(line, &l) == nil && l.Msg == transformer.MsgFailed && l.Data != "" {
+				out[l.Data] = l.Reason
+			}
+			return nil
+		})
+	}
+	return out
 }

@@ -279,7 +279,7 @@ func (m *Main) dlq(cmd *cobra.Command, g *globalFlags, args []string, out io.Wri
 			return err
 		}
 		prefixes := []string{cmp.Or(loc.ErrorsPrefix, query.DefaultErrorsPrefix), cmp.Or(loc.ConversionErrorsPrefix, query.DefaultConversionErrorsPrefix)}
-		return printErrorOutput(cmd.Context(), out, loc.BucketDir, prefixes, transformer)
+		return printErrorOutput(cmd.Context(), out, loc.BucketDir, prefixes, transformer, failureReasons(filepath.Join(g.dataDir, "logs"), transformer))
 	}
 	rt, err := openRuntime(cmd.Context(), g.dataDir, st, m.Getenv, m.Now, m.logger(g))
 	if errors.Is(err, streamproc.ErrUnavailable) {

@@ -149,7 +149,10 @@ func TestUpEndToEnd(t *testing.T) {
 	for _, f := range failed {
 		data, _ := base64.StdEncoding.DecodeString(f["data"].(string))
 		got = append(got, string(data))
-		if f["function"] != "streamproc-FirehoseTransformer" || !strings.HasPrefix(f["reason"].(string), "processing failed: Lambda.ProcessingFailedStatus") ||
+		// The reason is the transformer's own (from its log), not
+		// Firehose's generic Lambda.ProcessingFailedStatus.
+		reason := f["reason"].(string)
+		if f["function"] != "streamproc-FirehoseTransformer" || !strings.HasPrefix(reason, "processing failed: not ") ||
 			!strings.HasPrefix(f["object"].(string), "errors/processing-failed/") {
 			t.Errorf("dlq transformer line %v", f)
 		}

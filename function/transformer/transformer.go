@@ -11,6 +11,8 @@ package transformer
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"log/slog"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -64,7 +66,9 @@ func (h *Handler) Handle(ctx context.Context, ev events.KinesisFirehoseEvent) (e
 		case err != nil:
 			rec.Result, rec.Data = events.KinesisFirehoseTransformedStateProcessingFailed, r.Data
 			failed++
-			log.WarnContext(ctx, "record failed processing", "recordId", r.RecordID, "reason", err.Error())
+			// The error output's envelope carries only Firehose's generic
+			// code; the fingerprint lets a reader find this reason for it.
+			log.WarnContext(ctx, MsgFailed, "recordId", r.RecordID, "reason", err.Error(), "data", Fingerprint(r.Data))
 		case msg.Kind == tweet.KindNotice:
 			// Firehose requires data on every record, whatever its result:
 			// one without it fails the whole batch's transformation.
@@ -132,4 +136,16 @@ func Wire(r events.KinesisFirehoseResponse) Response {
 func (h *Handler) HandleWire(ctx context.Context, ev events.KinesisFirehoseEvent) (Response, error) {
 	r, err := h.Handle(ctx, ev)
 	return Wire(r), err
+}
+
+// MsgFailed is the log message of a record that failed processing; its
+// "reason" attribute says why and "data" is the record's Fingerprint.
+const MsgFailed = "record failed processing"
+
+// Fingerprint names a record's bytes in logs without repeating them: the
+// first 8 bytes of their SHA-256, in hex. The error output's rawData has
+// the same bytes, so its reason can be found in the log.
+func Fingerprint(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:8])
 }
