@@ -307,9 +307,11 @@ type nodeState struct {
 func (n *nodeState) update(s NodeSample, at time.Time) {
 	n.last = s
 	n.counts.add(at, map[string]float64{"c": s.Count, "e": s.Errors})
-	// The rate spans a few samples: batches make per-second deltas jumpy.
+	// The rate spans the whole history (healthWindow samples): records
+	// move in batches and objects, so shorter deltas jump between 0 and
+	// bursts.
 	end := n.counts.len() - 1
-	from := max(0, end-3)
+	from := 0
 	if span := n.counts.at(end).Sub(n.counts.at(from)).Seconds(); span > 0 {
 		n.rate = max(n.counts.value("c", end)-n.counts.value("c", from), 0) / span
 	}
@@ -322,6 +324,8 @@ func (n *nodeState) health() (string, string) {
 		return l > 1 && n.counts.value(key, l-1) > n.counts.value(key, 0)
 	}
 	switch {
+	case n.node.Idle:
+		return "idle", "not running"
 	case n.node.Failure && grew("c"):
 		return "bad", "new failures in the last " + strconv.Itoa(healthWindow) + " s"
 	case grew("e"):

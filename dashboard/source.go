@@ -59,6 +59,8 @@ type Node struct {
 	Failure bool `json:"failure,omitempty"`
 	// CloudOnly resources exist only on AWS: they are listed, not drawn.
 	CloudOnly bool `json:"cloudOnly,omitempty"`
+	// Idle nodes do not run (a disabled or held schedule): drawn grey.
+	Idle bool `json:"idle,omitempty"`
 	// LagName says what NodeSample.Lag means ("iterator age"); LagWarn and
 	// LagBad are the thresholds that turn the node amber and red.
 	LagName string        `json:"lagName,omitempty"`

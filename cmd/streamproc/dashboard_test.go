@@ -176,6 +176,8 @@ func TestDashboardInBrowser(t *testing.T) {
 		})
 	t.Logf("failures:\n%s", rows)
 	poll("the dead-letter node turns red", `document.getElementById("n-deadletters").getAttribute("class")`, func(v string) bool { return strings.Contains(v, "bad") })
+	// The synthetic source stands in for the producer: its schedule is held, drawn idle.
+	poll("the held producer schedule is drawn idle", `document.querySelector('[id^="n-DataStreamProducer."]')?.getAttribute("class") ?? ""`, func(v string) bool { return strings.Contains(v, "idle") })
 
 	// Search by user: a user of a listed item finds their items.
 	// The list is redrawn as items arrive; wait for a row rather than read a moment without one.
@@ -202,6 +204,8 @@ func TestDashboardInBrowser(t *testing.T) {
 	if code, stderr := u.stop(t); code != 0 {
 		t.Fatalf("up exited %d:\n%s", code, stderr)
 	}
+	// The page greys out once up is gone instead of showing a healthy pipeline.
+	poll("the page turns stale when up stops", `document.body.className`, func(v string) bool { return strings.Contains(v, "stale") })
 }
 
 // streamproc logs prints the functions' logs that up keeps in the data

@@ -62,7 +62,9 @@
         let pts = [], last = null;
         const flush = () => { if (pts.length) svg.append(h("svg:polyline", { points: pts.join(" "), stroke: color })); pts = []; };
         vals.forEach((v, j) => {
-          if (v == null) return flush();
+          // A rate with no sample is a gap; a gauge (a duration between
+          // invocations) keeps its line across ticks without a value.
+          if (v == null) return c.rate ? flush() : undefined;
           last = v;
           const x = (st.times[j] - t0) / (t1 - t0) * W, y = H - 4 - v / top * (H - 14);
           pts.push(x.toFixed(1) + "," + y.toFixed(1));
@@ -88,7 +90,7 @@
     for (const n of st.nodes || []) {
       const g = document.getElementById("n-" + n.id), v = document.getElementById("v-" + n.id);
       if (!g) continue;
-      g.classList.remove("ok", "warn", "bad");
+      g.classList.remove("ok", "warn", "bad", "idle");
       g.classList.add(n.health);
       let text = units[n.id] ? fmt(n.rate) + " " + units[n.id] : "";
       if (n.text) text += (text ? " · " : "") + n.text;
@@ -155,8 +157,10 @@
   });
 
   const conn = $("#conn"), es = new EventSource("/events");
-  es.addEventListener("open", () => { conn.textContent = "live"; conn.className = "conn live"; });
-  es.addEventListener("error", () => { conn.textContent = "reconnecting…"; conn.className = "conn down"; });
+  // While the stream is down the numbers are old: grey them out rather
+  // than show a healthy-looking pipeline that may have stopped.
+  es.addEventListener("open", () => { conn.textContent = "live"; conn.className = "conn live"; document.body.classList.remove("stale"); });
+  es.addEventListener("error", () => { conn.textContent = "disconnected: is streamproc up still running? reconnecting…"; conn.className = "conn down"; document.body.classList.add("stale"); });
   es.addEventListener("init", (e) => { st = JSON.parse(e.data); setup(); drawCharts(); drawNodes(); drawTables(); });
   es.addEventListener("tick", (e) => {
     if (!st) return;

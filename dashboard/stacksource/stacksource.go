@@ -66,11 +66,13 @@ const (
 
 // Source reads a running stack. Safe for concurrent use.
 type Source struct {
-	st   *stack.Stack
-	reg  *metrics.Registry
-	dur  *Durations
-	opts Options
-	plan *stack.Plan
+	// heldBy is the --source that holds the producer's schedule ("": none).
+	heldBy string
+	st     *stack.Stack
+	reg    *metrics.Registry
+	dur    *Durations
+	opts   Options
+	plan   *stack.Plan
 
 	byLogical    map[string]stack.FunctionPlan
 	itemsTable   string          // the table the consumer writes (EventData)
@@ -93,13 +95,16 @@ func New(st *stack.Stack, reg *metrics.Registry, dur *Durations, opts Options) *
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	// Any --source but xapi stands in for the producer function: up
+	// holds its schedule (--source none too, which draws no source node).
+	heldBy := opts.BuiltIn
 	if opts.BuiltIn == "none" {
 		opts.BuiltIn = ""
 	}
 	if dur == nil {
 		dur = NewDurations(opts.Now)
 	}
-	s := &Source{st: st, reg: reg, dur: dur, opts: opts, plan: st.Plan(), byLogical: map[string]stack.FunctionPlan{},
+	s := &Source{heldBy: heldBy, st: st, reg: reg, dur: dur, opts: opts, plan: st.Plan(), byLogical: map[string]stack.FunctionPlan{},
 		invoked: map[string]bool{}, base: map[string]uint64{}, lastTip: map[string]uint64{}, files: fileCache{m: map[string]cachedFile{}}}
 	if s.opts.Title == "" {
 		s.opts.Title = "streamproc"
@@ -194,11 +199,14 @@ func (s *Source) Topology(context.Context) (dashboard.Topology, error) {
 		edge(nodeAPI, sp.LogicalID, "", false)
 	}
 	for _, sc := range p.Schedules {
-		detail := sc.Expression
-		if !sc.Enabled {
-			detail += " (disabled)"
+		detail, idle := sc.Expression, false
+		switch {
+		case !sc.Enabled:
+			detail, idle = detail+" (disabled)", true
+		case s.heldBy != "" && s.byLogical[sc.Function].Package == "producer":
+			detail, idle = detail+" (held: --source "+s.heldBy+")", true
 		}
-		node(dashboard.Node{ID: sc.Name, Label: sc.Name, Name: sc.RuleARN, Type: "AWS::Events::Rule", Kind: "schedule", Detail: detail})
+		node(dashboard.Node{ID: sc.Name, Label: sc.Name, Name: sc.RuleARN, Type: "AWS::Events::Rule", Kind: "schedule", Detail: detail, Idle: idle})
 		edge(sc.Name, sc.Function, "", false)
 	}
 	for _, fp := range p.Functions {
