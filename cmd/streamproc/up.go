@@ -621,6 +621,9 @@ func (m *Main) printSummary(st *stack.Stack, addr, uiURL, dataDir string, took t
 	for _, u := range p.Unknown {
 		fmt.Fprintf(w, "  WARNING    %s is not a resource type streamproc knows; it is ignored locally\n", u)
 	}
+	if len(p.Off) > 0 {
+		fmt.Fprintf(w, "  not created %s\n", strings.Join(p.Off, ", "))
+	}
 	host, _ := reachable(addr)
 	fmt.Fprintf(w, "Kinesis API  http://%s   (aws --endpoint-url http://%s kinesis list-streams)\n", host, host)
 	fmt.Fprintf(w, "metrics      http://%s/metrics\n", host)

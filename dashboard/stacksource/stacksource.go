@@ -317,6 +317,10 @@ func (s *Source) Topology(context.Context) (dashboard.Topology, error) {
 		id, typ, _ := strings.Cut(c, " (")
 		node(dashboard.Node{ID: "cloud:" + id, Label: id, Type: strings.TrimSuffix(typ, ")"), CloudOnly: true})
 	}
+	for _, c := range p.Off {
+		id, why, _ := strings.Cut(c, " (")
+		node(dashboard.Node{ID: "off:" + id, Label: id, Type: "not created: " + strings.TrimSuffix(why, ")"), CloudOnly: true})
+	}
 	for _, c := range p.Unknown {
 		id, typ, _ := strings.Cut(c, " (")
 		node(dashboard.Node{ID: "cloud:" + id, Label: id, Type: strings.TrimSuffix(typ, ")") + ", unknown to streamproc, ignored locally", CloudOnly: true})

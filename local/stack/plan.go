@@ -27,6 +27,9 @@ type Plan struct {
 	CloudOnly []string
 	// Unknown lists resource types the local target does not know at all.
 	Unknown []string
+	// Off lists resources whose Condition is false, created on neither
+	// target with these parameters: "LogicalID (Condition is false)".
+	Off []string
 }
 
 // StreamPlan is a Kinesis stream.
@@ -140,6 +143,7 @@ func (r *Resolved) Plan() (*Plan, error) {
 	arnToBucket := map[string]string{}
 	for _, id := range r.T.ResourceIDs() {
 		if !r.Enabled(id) {
+			p.Off = append(p.Off, id+" ("+r.T.Resources[id].Condition+" is false)")
 			continue
 		}
 		res := r.T.Resources[id]
