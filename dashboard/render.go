@@ -11,9 +11,9 @@ import (
 // units; the page scales the whole drawing to its width.
 const (
 	boxW  = 184
-	boxH  = 58
+	boxH  = 72
 	colW  = 228
-	rowH  = 72
+	rowH  = 86
 	inset = 8
 )
 
@@ -176,12 +176,13 @@ func renderTopology(t Topology) template.HTML {
 		}
 		fmt.Fprintf(&b, `<title>%s</title><rect width="%d" height="%d" rx="6"/>`, esc(title), boxW, boxH)
 		fmt.Fprintf(&b, `<text class="l" x="8" y="17"%s>%s</text>`, fit(p.Label, 22), esc(clip(p.Label, 30)))
-		sub := shortType(p.Type)
+		// Type and detail on two lines, each fitted to the box, so neither
+		// is cut ("Events Rule" / "rate(10 minutes) (held: …)").
+		fmt.Fprintf(&b, `<text class="s" x="8" y="32"%s>%s</text>`, fit(shortType(p.Type), 28), esc(clip(shortType(p.Type), 40)))
 		if p.Detail != "" {
-			sub += " · " + p.Detail
+			fmt.Fprintf(&b, `<text class="s" x="8" y="46"%s>%s</text>`, fit(p.Detail, 28), esc(clip(p.Detail, 44)))
 		}
-		fmt.Fprintf(&b, `<text class="s" x="8" y="33"%s>%s</text>`, fit(sub, 28), esc(clip(sub, 36)))
-		fmt.Fprintf(&b, `<text class="v" id="v-%s" x="8" y="50">%s</text></g>`, esc(p.ID), esc(initialValue(p.Node)))
+		fmt.Fprintf(&b, `<text class="v" id="v-%s" x="8" y="63">%s</text></g>`, esc(p.ID), esc(initialValue(p.Node)))
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
