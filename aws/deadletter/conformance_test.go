@@ -22,18 +22,23 @@ func TestConformance(t *testing.T) {
 		name string
 		// setup returns the function that opens an empty bucket for each
 		// subtest.
-		setup func(t *testing.T) func(t *testing.T) *blob.Bucket
+		setup func(t *testing.T) func(t *testing.T) (deadletter.Objects, string, *blob.Bucket)
 	}{
 		{"s3rver", s3rverParts},
-		{"fileblob", func(*testing.T) func(t *testing.T) *blob.Bucket { return backends()[1].open }},
+		{"fileblob", func(*testing.T) func(t *testing.T) (deadletter.Objects, string, *blob.Bucket) {
+			return func(t *testing.T) (deadletter.Objects, string, *blob.Bucket) {
+				objs, b := backends()[1].open(t)
+				return objs, "", b
+			}
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			open := tc.setup(t)
 			deadlettertest.Run(t, func(t *testing.T) deadlettertest.Backend {
-				b := open(t)
+				objs, prefix, b := open(t)
 				return deadlettertest.Backend{
-					Sink: deadletter.New(b, deadletter.Options{}),
+					Sink: deadletter.New(objs, deadletter.Options{Prefix: prefix}),
 					Stored: func(t *testing.T) []streamproc.DeadLetter {
 						t.Helper()
 						var all []streamproc.DeadLetter
@@ -49,20 +54,21 @@ func TestConformance(t *testing.T) {
 }
 
 // s3rverParts starts one s3rver for all of the suite's subtests (each start
-// takes about a second) and hands each subtest a view of the bucket under a
-// prefix of its own, so each starts empty.
-func s3rverParts(t *testing.T) func(t *testing.T) *blob.Bucket {
+// takes about a second) and has each subtest write under a prefix of its
+// own and read a view of the bucket under it, so each starts empty.
+func s3rverParts(t *testing.T) func(t *testing.T) (deadletter.Objects, string, *blob.Bucket) {
 	client := emulator.S3Client(emulator.S3rver(t, bucketName))
 	n := 0
-	return func(t *testing.T) *blob.Bucket {
+	return func(t *testing.T) (deadletter.Objects, string, *blob.Bucket) {
 		raw, err := s3blob.OpenBucket(context.Background(), client, bucketName, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		n++
+		sub := fmt.Sprintf("subtest-%d/", n)
 		// PrefixedBucket takes over raw: closing the view closes both.
-		b := blob.PrefixedBucket(raw, fmt.Sprintf("subtest-%d/", n))
+		b := blob.PrefixedBucket(raw, sub)
 		t.Cleanup(func() { b.Close() })
-		return b
+		return deadletter.S3(client, bucketName), sub + deadletter.DefaultPrefix, b
 	}
 }

@@ -7,12 +7,10 @@
 // in UTC, the Firehose-style hourly layout, so Athena or DuckDB can read the
 // dead letters with the same partitioning as the delivered records.
 //
-// The sink writes through gocloud.dev/blob rather than the S3 SDK: on AWS
-// the bucket is opened with s3blob (over an *s3.Client), locally with
-// fileblob, and this one implementation — tested against s3rver and a
-// directory — serves both targets. gocloud's S3 writer sends a small object
-// as one PutObject and reports its outcome on Close, which is the durability
-// point the port's contract needs.
+// The sink writes through Objects: S3 is the S3 SDK's PutObject (one
+// request per object, acknowledged once S3 stored it: the durability point
+// the port's contract needs). The SDK alone keeps the consumer's Lambda
+// small; gocloud's blob layer pulled in gRPC and OpenTelemetry.
 package deadletter
 
 import (
@@ -20,14 +18,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"time"
 
-	"gocloud.dev/blob"
-	"gocloud.dev/gcerrors"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/streamproc/streamproc"
 	"github.com/streamproc/streamproc/aws/internal/awserr"
@@ -50,19 +47,45 @@ type Options struct {
 	Logger *slog.Logger
 }
 
+// Objects is the store a Sink writes to. Put stores one whole object under
+// key and returns nil only once it is durably stored; errors wrap
+// streamproc.ErrNotFound (no such bucket), ErrUnavailable (transient) or
+// ErrInvalid.
+type Objects interface {
+	Put(ctx context.Context, key string, body []byte, contentType string) error
+}
+
+// S3 returns Objects in an S3 bucket.
+func S3(client *s3.Client, bucket string) Objects { return s3Objects{client, bucket} }
+
+type s3Objects struct {
+	client *s3.Client
+	bucket string
+}
+
+func (o s3Objects) Put(ctx context.Context, key string, body []byte, contentType string) error {
+	_, err := o.client.PutObject(ctx, &s3.PutObjectInput{
+		Bucket: aws.String(o.bucket), Key: aws.String(key), Body: bytes.NewReader(body),
+		ContentLength: aws.Int64(int64(len(body))), ContentType: aws.String(contentType),
+	})
+	if err != nil {
+		return awserr.Wrap(fmt.Sprintf("s3 PutObject s3://%s/%s", o.bucket, key), err)
+	}
+	return nil
+}
+
 // Sink stores dead letters in a bucket. It is safe for concurrent use: every
 // object gets a fresh random name, so concurrent Puts never overwrite each
 // other.
 type Sink struct {
-	bucket *blob.Bucket
+	bucket Objects
 	prefix string
 	now    streamproc.Clock
 	log    *slog.Logger
 }
 
-// New returns a Sink writing to bucket. The caller keeps ownership of the
-// bucket and closes it.
-func New(bucket *blob.Bucket, opts Options) *Sink {
+// New returns a Sink writing to bucket.
+func New(bucket Objects, opts Options) *Sink {
 	s := &Sink{bucket: bucket, prefix: opts.Prefix, now: opts.Now, log: opts.Logger}
 	if s.prefix == "" {
 		s.prefix = DefaultPrefix
@@ -114,34 +137,11 @@ func (s *Sink) write(ctx context.Context, fn string, now time.Time, letters []st
 	}
 	key := fmt.Sprintf("%s%s/%s/%s-%s.jsonl", s.prefix, fn, now.Format("2006/01/02/15"),
 		now.Format("20060102T150405.000000000Z"), uuid())
-	if err := s.bucket.WriteAll(ctx, key, buf.Bytes(), &blob.WriterOptions{ContentType: "application/x-ndjson"}); err != nil {
-		return wrap(fmt.Sprintf("dead letter: write %d letters to %s", len(letters), key), err)
+	if err := s.bucket.Put(ctx, key, buf.Bytes(), "application/x-ndjson"); err != nil {
+		return fmt.Errorf("dead letter: write %d letters to %s: %w", len(letters), key, err)
 	}
 	s.log.WarnContext(ctx, "dead letters stored", "key", key, "function", fn, "letters", len(letters))
 	return nil
-}
-
-// wrap classifies a bucket error: by gocloud's portable code first, then by
-// the S3 SDK error underneath (network failures carry no useful code).
-func wrap(what string, err error) error {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	var kind error
-	switch gcerrors.Code(err) {
-	case gcerrors.NotFound:
-		kind = streamproc.ErrNotFound
-	case gcerrors.InvalidArgument, gcerrors.FailedPrecondition:
-		kind = streamproc.ErrInvalid
-	case gcerrors.ResourceExhausted, gcerrors.Internal, gcerrors.DeadlineExceeded:
-		kind = streamproc.ErrUnavailable
-	default:
-		kind = awserr.Kind(err)
-	}
-	if kind == nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	return fmt.Errorf("%s: %w: %w", what, kind, err)
 }
 
 // pathSegment makes a function name safe as one key segment. Lambda names

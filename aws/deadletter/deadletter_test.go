@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"gocloud.dev/blob"
 	"gocloud.dev/blob/fileblob"
 	"gocloud.dev/blob/s3blob"
@@ -25,28 +26,38 @@ import (
 
 const bucketName = "dead-letters"
 
-// backends are the buckets the sink runs on: S3 (s3rver, an independent
-// implementation of the S3 REST API, through s3blob) on AWS and a directory
-// (fileblob) locally.
+// backends are the stores the sink runs on: S3 (s3rver, an independent
+// implementation of the S3 REST API, through the SDK's PutObject) and any
+// other Objects (a directory through gocloud's fileblob, as a second,
+// simple implementation). Each gives the sink's Objects and a bucket to
+// read the result back.
 func backends() []backend {
 	return []backend{
-		{"s3rver", func(t *testing.T) *blob.Bucket {
-			return openS3(t, emulator.S3rver(t, bucketName), bucketName)
+		{"s3rver", func(t *testing.T) (deadletter.Objects, *blob.Bucket) {
+			endpoint := emulator.S3rver(t, bucketName)
+			return deadletter.S3(emulator.S3Client(endpoint), bucketName), openS3(t, endpoint, bucketName)
 		}},
-		{"fileblob", func(t *testing.T) *blob.Bucket {
+		{"fileblob", func(t *testing.T) (deadletter.Objects, *blob.Bucket) {
 			b, err := fileblob.OpenBucket(t.TempDir(), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { b.Close() })
-			return b
+			return blobObjects{b}, b
 		}},
 	}
 }
 
 type backend struct {
 	name string
-	open func(t *testing.T) *blob.Bucket
+	open func(t *testing.T) (deadletter.Objects, *blob.Bucket)
+}
+
+// blobObjects is deadletter.Objects on a gocloud bucket.
+type blobObjects struct{ b *blob.Bucket }
+
+func (o blobObjects) Put(ctx context.Context, key string, body []byte, contentType string) error {
+	return o.b.WriteAll(ctx, key, body, &blob.WriterOptions{ContentType: contentType})
 }
 
 func openS3(t *testing.T, endpoint, bucket string) *blob.Bucket {
@@ -154,8 +165,8 @@ func TestPut(t *testing.T) {
 	for _, be := range backends() {
 		for _, tc := range tests {
 			t.Run(be.name+"/"+tc.name, func(t *testing.T) {
-				b := be.open(t)
-				sink := deadletter.New(b, deadletter.Options{Prefix: tc.prefix, Now: now})
+				objs, b := be.open(t)
+				sink := deadletter.New(objs, deadletter.Options{Prefix: tc.prefix, Now: now})
 				if err := sink.Put(context.Background(), tc.letters); err != nil {
 					t.Fatal(err)
 				}
@@ -188,8 +199,8 @@ func TestPut(t *testing.T) {
 func TestPutConcurrentSameInstant(t *testing.T) {
 	for _, be := range backends() {
 		t.Run(be.name, func(t *testing.T) {
-			b := be.open(t)
-			sink := deadletter.New(b, deadletter.Options{Now: now})
+			objs, b := be.open(t)
+			sink := deadletter.New(objs, deadletter.Options{Now: now})
 			const n = 8
 			errs := make(chan error, n)
 			for i := range n {
@@ -220,11 +231,15 @@ func TestPutErrors(t *testing.T) {
 	l.Close()
 	tests := []struct {
 		name string
-		open func(t *testing.T) *blob.Bucket
+		open func(t *testing.T) deadletter.Objects
 		want error
 	}{
-		{"missing bucket", func(t *testing.T) *blob.Bucket { return openS3(t, emulator.S3rver(t), "no-such-bucket") }, streamproc.ErrNotFound},
-		{"store unreachable", func(t *testing.T) *blob.Bucket { return openS3(t, closedEndpoint, bucketName) }, streamproc.ErrUnavailable},
+		{"missing bucket", func(t *testing.T) deadletter.Objects {
+			return deadletter.S3(emulator.S3Client(emulator.S3rver(t)), "no-such-bucket")
+		}, streamproc.ErrNotFound},
+		{"store unreachable", func(t *testing.T) deadletter.Objects {
+			return deadletter.S3(emulator.S3Client(closedEndpoint, func(o *s3.Options) { o.RetryMaxAttempts = 1 }), bucketName)
+		}, streamproc.ErrUnavailable},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

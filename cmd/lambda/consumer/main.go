@@ -8,7 +8,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"gocloud.dev/blob/s3blob"
 
 	"github.com/streamproc/streamproc/aws/deadletter"
 	"github.com/streamproc/streamproc/aws/dynamodb"
@@ -35,16 +34,12 @@ func main() {
 	if err != nil {
 		boot.Fatal(log, "aws", err)
 	}
-	b, err := s3blob.OpenBucket(ctx, boot.S3Client(cfg), bucket, nil)
-	if err != nil {
-		boot.Fatal(log, "dead-letter bucket", err)
-	}
 	m := boot.Metrics()
 	h := &consumer.Handler{
 		Table:        dynamodb.New(awsddb.NewFromConfig(cfg)),
 		TableName:    table,
 		TTLDays:      ttl,
-		DeadLetters:  deadletter.New(b, deadletter.Options{Logger: log}),
+		DeadLetters:  deadletter.New(deadletter.S3(boot.S3Client(cfg), bucket), deadletter.Options{Logger: log}),
 		FunctionName: os.Getenv("AWS_LAMBDA_FUNCTION_NAME"),
 		Logger:       log,
 		Metrics:      m,
