@@ -87,6 +87,7 @@ type Source struct {
 	base    map[string]uint64 // per-shard tip at the first sample
 	lastTip map[string]uint64
 	files   fileCache
+	reasons reasonLog
 }
 
 // New returns the Source of st. Point reg.OnSet at dur.Observe before the

@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/streamproc/streamproc/function/transformer"
+	"github.com/streamproc/streamproc/local/logs"
 	"io"
 	"io/fs"
 	"os"
@@ -402,11 +404,19 @@ func (s *Source) errorOutput(ctx context.Context, d *firehose.DeliveryStream, li
 	if len(types) == 0 {
 		return nil, nil
 	}
-	var bucketName string
+	var bucketName, processor string
 	for _, dp := range s.plan.Deliveries {
 		if dp.Name == cfg.Name {
 			bucketName = dp.Bucket
+			processor = s.byLogical[dp.Processor].Name
 		}
+	}
+	// The envelopes carry Firehose's generic code; the transformer logged
+	// the real reason by the record's fingerprint. Read what it logged
+	// since the last look before the objects it explains.
+	reason := func(string) (string, bool) { return "", false }
+	if processor != "" && s.opts.DataDir != "" {
+		reason = s.reasons.update(filepath.Join(s.opts.DataDir, "logs"), processor)
 	}
 	b := s.st.Bucket(bucketName)
 	if b == nil {
@@ -451,7 +461,7 @@ func (s *Source) errorOutput(ctx context.Context, d *firehose.DeliveryStream, li
 	slices.SortFunc(keys, func(a, b string) int { return strings.Compare(filepath.Base(a), filepath.Base(b)) })
 	var out []dashboard.Failure
 	for _, key := range keys[max(0, len(keys)-errorObjects):] {
-		got, err := s.files.object(ctx, b, key, limit, func(line []byte) (dashboard.Failure, error) { return parseEnvelope(key, line) })
+		got, err := s.files.object(ctx, b, key, limit, func(line []byte) (dashboard.Failure, error) { return parseEnvelope(key, line, reason) })
 		if err != nil {
 			return out, err
 		}
@@ -460,8 +470,9 @@ func (s *Source) errorOutput(ctx context.Context, d *firehose.DeliveryStream, li
 	return out, nil
 }
 
-// parseEnvelope reads one line of an error-output object, either kind.
-func parseEnvelope(key string, line []byte) (dashboard.Failure, error) {
+// parseEnvelope reads one line of an error-output object, either kind;
+// why finds the transformer's own reason by the record's fingerprint.
+func parseEnvelope(key string, line []byte, why func(fingerprint string) (string, bool)) (dashboard.Failure, error) {
 	l, err := firehose.ParseErrorOutputLine(key, line)
 	if err != nil {
 		return dashboard.Failure{}, err
@@ -473,6 +484,9 @@ func parseEnvelope(key string, line []byte) (dashboard.Failure, error) {
 	reason := l.Code
 	if l.Message != "" {
 		reason += ": " + l.Message
+	}
+	if r, ok := why(transformer.Fingerprint(l.RawData)); ok && kind == "processing failed" {
+		reason = r
 	}
 	return dashboard.Failure{Time: l.AttemptEndingTimestamp, Kind: kind, Where: key, Reason: reason, Data: printable(l.RawData)}, nil
 }
@@ -643,4 +657,76 @@ func (c *fileCache) store(id string, lines [][]byte, limit int, parse func([]byt
 	}
 	c.m[id] = cachedFile{failures: out}
 	return out
+}
+
+// reasonLog follows the transformer's log files for the reasons it logged
+// of the records it failed (fingerprint → reason), reading only what was
+// appended since the last look.
+type reasonLog struct {
+	mu      sync.Mutex
+	read    map[string]int64 // log file → bytes consumed
+	reasons map[string]string
+}
+
+// maxReasons bounds the remembered reasons; the oldest are forgotten by
+// starting over (the list shows the newest failures).
+const maxReasons = 100000
+
+// update reads function's log files under dir and returns the lookup.
+func (r *reasonLog) update(dir, function string) func(string) (string, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.read == nil || len(r.reasons) > maxReasons {
+		r.read, r.reasons = map[string]int64{}, map[string]string{}
+	}
+	files, _ := logs.Files(dir, function)
+	for _, path := range files {
+		r.follow(path)
+	}
+	reasons := r.reasons
+	return func(fp string) (string, bool) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		why, ok := reasons[fp]
+		return why, ok
+	}
+}
+
+func (r *reasonLog) follow(path string) {
+	f, err := os.Open(path)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return
+	}
+	off := r.read[path]
+	if st.Size() < off {
+		off = 0 // rotated: the current file started over
+	}
+	if st.Size() == off {
+		return
+	}
+	data, err := io.ReadAll(io.NewSectionReader(f, off, st.Size()-off))
+	if err != nil {
+		return
+	}
+	// Only whole lines: a line being written is read next time.
+	end := bytes.LastIndexByte(data, '\n') + 1
+	for _, line := range bytes.Split(data[:end], []byte{'\n'}) {
+		if !bytes.Contains(line, []byte(transformer.MsgFailed)) {
+			continue
+		}
+		var l struct {
+			Msg    string `json:"msg"`
+			Reason string `json:"reason"`
+			Data   string `json:"data"`
+		}
+		if json.Unmarshal(line, &l) == nil && l.Msg == transformer.MsgFailed && l.Data != "" {
+			r.reasons[l.Data] = l.Reason
+		}
+	}
+	r.read[path] = off + int64(end)
 }

@@ -2,6 +2,7 @@ package stacksource
 
 import (
 	"encoding/json"
+	"github.com/streamproc/streamproc/function/transformer"
 	"strings"
 	"testing"
 	"time"
@@ -34,7 +35,7 @@ func TestParseEnvelope(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f, err := parseEnvelope(tc.key, tc.line)
+			f, err := parseEnvelope(tc.key, tc.line, func(string) (string, bool) { return "", false })
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -43,7 +44,16 @@ func TestParseEnvelope(t *testing.T) {
 			}
 		})
 	}
-	if _, err := parseEnvelope("k", []byte("not json")); err == nil {
+	// The transformer's own reason, found by the record's fingerprint,
+	// replaces Firehose's generic one.
+	line := mustJSON(firehose.ErrorRecord{ErrorCode: "Lambda.ProcessingFailedStatus", AttemptEndingTimestamp: at.UnixMilli(), RawData: []byte("garbage")})
+	why := func(fp string) (string, bool) {
+		return "not JSON: starts with \"garbage\"", fp == transformer.Fingerprint([]byte("garbage"))
+	}
+	if f, err := parseEnvelope("errors/processing-failed/x", line, why); err != nil || f.Reason != `not JSON: starts with "garbage"` {
+		t.Errorf("with the transformer's reason: %+v %v", f, err)
+	}
+	if _, err := parseEnvelope("k", []byte("not json"), why); err == nil {
 		t.Error("an unreadable line parsed")
 	}
 }
