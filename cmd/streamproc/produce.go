@@ -28,6 +28,7 @@ import (
 	"github.com/streamproc/streamproc/function/producer"
 	"github.com/streamproc/streamproc/local/control"
 	"github.com/streamproc/streamproc/local/params"
+	"github.com/streamproc/streamproc/local/stream"
 	"github.com/streamproc/streamproc/source/replay"
 	"github.com/streamproc/streamproc/source/synthetic"
 	"github.com/streamproc/streamproc/source/xapi"
@@ -217,11 +218,23 @@ func (m *Main) produce(ctx context.Context, g *globalFlags, f *produceFlags) err
 	}
 	defer closeW()
 	r.where = where
+	if e, ok := w.(*stream.Engine); ok && strings.HasPrefix(r.stream, "arn:") {
+		// The data dir's engine takes names; the API endpoints take both.
+		name, err := e.StreamNameFromARN(r.stream)
+		if err != nil {
+			return usagef("--stream %s: %v", r.stream, err)
+		}
+		r.stream = name
+	}
 	// Find a missing stream before reading anything (an X API search
 	// spends the app's request budget).
 	if _, err := w.Shards(ctx, r.stream); err != nil {
 		if errors.Is(err, streamproc.ErrNotFound) {
-			return fmt.Errorf("stream %s does not exist at %s: start the stack ('streamproc up'), create it (aws kinesis create-stream --stream-name %s --shard-count 1), or pass --stream: %w", r.stream, where, r.stream, err)
+			other := "or pass --stream"
+			if f.stream != "" {
+				other = "or check --stream"
+			}
+			return fmt.Errorf("stream %s does not exist at %s: start the stack ('streamproc up'), create it (aws kinesis create-stream --stream-name %s --shard-count 1), %s: %w", r.stream, where, r.stream, other, err)
 		}
 		return fmt.Errorf("stream %s at %s: %w", r.stream, where, err)
 	}
@@ -251,6 +264,12 @@ func (m *Main) produce(ctx context.Context, g *globalFlags, f *produceFlags) err
 	}
 	if interrupted && r.finite() {
 		errs = append(errs, fmt.Errorf("%w: %d tweets written; what the source had not read yet was not", errInterrupted, r.res.TweetsPut))
+	}
+	if r.replay != nil {
+		if n := r.replay.Skipped(); n > 0 {
+			// The rest was written; the exit code says not everything was.
+			errs = append(errs, fmt.Errorf("replay: %d input line(s) were not JSON and were skipped (each is named in a warning above)", n))
+		}
 	}
 	return errors.Join(errs...)
 }

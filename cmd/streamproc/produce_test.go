@@ -401,6 +401,11 @@ func TestProduceXAPICountPages(t *testing.T) {
 		if n := len(srv.Requests()); n != tc.reqs {
 			t.Errorf("--count %d: %d X API requests, want %d", tc.count, n, tc.reqs)
 		}
+		// X bills posts read: a request asks for what is still needed
+		// (at least the endpoint's 10).
+		if got, want := srv.Requests()[0].Query.Get("max_results"), strconv.Itoa(max(tc.count, 10)); got != want {
+			t.Errorf("--count %d: max_results=%s, want %s", tc.count, got, want)
+		}
 		if !strings.Contains(errs, fmt.Sprintf("produce: %d tweets written", tc.count)) {
 			t.Errorf("--count %d: summary:\n%s", tc.count, errs)
 		}
@@ -419,13 +424,33 @@ func TestProduceReplaySkipsBadLine(t *testing.T) {
 	}
 	c := newCLI(t)
 	_, errs, code := c.run("", "produce", "--source", "replay:"+p)
-	if code != 0 {
-		t.Fatalf("exit %d\n%s", code, errs)
+	if code != exitError {
+		t.Fatalf("exit %d, want 1: a line was not written\n%s", code, errs)
 	}
-	for _, want := range []string{"produce: 15 tweets written", "1 input lines skipped", "line=2"} {
+	for _, want := range []string{"produce: 15 tweets written", "1 input lines skipped", "line=2", "1 input line(s) were not JSON"} {
 		if !strings.Contains(errs, want) {
 			t.Errorf("stderr does not say %q:\n%s", want, errs)
 		}
+	}
+}
+
+// A replay in a loop writes --count records, repeats included (a tweet
+// is deduplicated only across the searches of one producer run), and a
+// stream ARN works on the local data dir too.
+func TestProduceReplayLoopCount(t *testing.T) {
+	jsonl, _ := statusesJSONL(t)
+	p := filepath.Join(t.TempDir(), "t.jsonl")
+	if err := os.WriteFile(p, []byte(jsonl), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := newCLI(t)
+	_, errs, code := c.run("", "produce", "--source", "replay:"+p, "--loop", "--count", "40",
+		"--stream", "arn:aws:kinesis:us-east-1:000000000000:stream/streamproc-EventStream")
+	if code != 0 || !strings.Contains(errs, "produce: 40 tweets written as 40 records") {
+		t.Fatalf("exit %d\n%s", code, errs)
+	}
+	if records, _ := c.streamTweets(); records != 40 {
+		t.Errorf("%d records in the stream, want 40", records)
 	}
 }
 

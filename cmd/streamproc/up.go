@@ -737,7 +737,7 @@ func (m *Main) statusLine(st *stack.Stack, reg *metrics.Registry, produced *atom
 		objectsWord = "object"
 	}
 	return fmt.Sprintf("produced %d | in stream %d | consumed %d | items %d | delivered %d records in %d %s | processing-failed %d%s | dead-lettered %d | function errors %d | failed batches %d | consumer iterator age %v",
-		produced.Load(), inStream, consumed, int64(reg.Sum(consumer.MetricTweets)), delivered, objects, objectsWord, failed, conversion,
+		produced.Load()+int64(reg.Sum(producer.MetricTweetsPut)), inStream, consumed, int64(reg.Sum(consumer.MetricTweets)), delivered, objects, objectsWord, failed, conversion,
 		int64(reg.Sum(consumer.MetricDeadLettered)), errs, failures, age.Round(time.Millisecond))
 }
 

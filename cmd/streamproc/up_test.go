@@ -236,6 +236,10 @@ func TestUpSources(t *testing.T) {
 			if len(got) != 15 {
 				t.Errorf("EventData holds %d items, want the fixture's 15\n%s", len(got), stderr.String())
 			}
+			// produced counts the source's tweets, the producer function's too.
+			if !strings.Contains(stderr.String(), "stopped: produced 15 |") {
+				t.Errorf("the stop line does not count the 15 tweets produced:\n%s", stderr.String())
+			}
 			// A run shorter than the 60 s trend window ends with the window
 			// open: Trends may be empty, but not without saying why.
 			if trends := jsonLines(t, c.mustRun("", "table", "scan", "Trends")); len(trends) == 0 && !strings.Contains(stderr.String(), "was still open at stop") {

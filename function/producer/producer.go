@@ -99,6 +99,9 @@ type Handler struct {
 	sinceIDs map[string]string
 }
 
+// MetricTweetsPut counts the tweets a run wrote to the stream.
+const MetricTweetsPut = "TweetsPut"
+
 // Result reports one invocation.
 type Result struct {
 	Mode string `json:"mode"`
@@ -189,7 +192,9 @@ func (h *Handler) Handle(ctx context.Context, ev events.EventBridgeEvent) (Resul
 			// A delete notice carries the id of the tweet it deletes, so
 			// the author (a handle for tweets, a user id for notices)
 			// keeps them apart.
-			if id := page[i].ID; id != "" {
+			// Only across queries: one query's results are the source's to
+			// give (a replay may repeat a tweet on purpose).
+			if id := page[i].ID; id != "" && len(queries) > 1 {
 				k := id + "\x00" + page[i].ScreenName
 				if seen[k] {
 					continue
@@ -582,7 +587,7 @@ func addAll(set map[string]bool, keys []string) {
 // finish logs the outcome and turns failures into the returned error.
 func (h *Handler) finish(log *slog.Logger, res Result, failures []failure, searchErrs []error) (Result, error) {
 	m := h.metrics()
-	m.Count("TweetsPut", int64(res.TweetsPut))
+	m.Count(MetricTweetsPut, int64(res.TweetsPut))
 	m.Count("BytesPut", res.Bytes)
 	for _, f := range failures {
 		res.Failed += f.tweets

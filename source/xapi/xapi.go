@@ -280,6 +280,12 @@ func (c *Client) Trends(ctx context.Context, woeid int64, n int) ([]streamproc.T
 	if err != nil {
 		return nil, err
 	}
+	if _, user := auth.(oauth1Auth); user {
+		// X serves trends to app-only auth; user-context keys get a 403
+		// that would be blamed on the keys.
+		return nil, fmt.Errorf("xapi: trends for woeid %d need the app-only bearer token (%s); with OAuth 1.0a keys only, search a fixed query instead (produce --query, or the ProducerSearchQuery parameter): %w",
+			woeid, streamproc.ParamBearerToken, streamproc.ErrInvalid)
+	}
 	q := url.Values{"max_trends": {strconv.Itoa(n)}, "trend.fields": {trendFields}}
 	body, err := c.get(ctx, opTrends, "/2/trends/by/woeid/"+strconv.FormatInt(woeid, 10), q, auth)
 	if err != nil {
@@ -354,6 +360,11 @@ func (c *Client) SearchLimit(ctx context.Context, query, sinceID string, limit i
 	seen := map[string]bool{}
 	newest := ""
 	for page := 1; ; page++ {
+		if limit > 0 {
+			// X bills every post read: ask for no more than still needed
+			// (the endpoint's minimum is 10).
+			q.Set("max_results", strconv.Itoa(min(max(limit-len(out), 10), c.opts.MaxResults)))
+		}
 		body, err := c.get(ctx, opSearch, "/2/tweets/search/recent", q, auth)
 		if err != nil {
 			return out, "", fmt.Errorf("xapi: search %q, page %d: %w", query, page, err)
@@ -482,6 +493,8 @@ func (c *Client) get(ctx context.Context, op, path string, q url.Values, auth au
 			if err := c.backoff(ctx, serverBackoff(), attempt, op, "network error", e); err != nil {
 				return nil, err
 			}
+			c.retries.Add(1)
+			c.met.Count("XAPIRetries", 1)
 			continue
 		}
 		body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
@@ -497,6 +510,8 @@ func (c *Client) get(ctx context.Context, op, path string, q url.Values, auth au
 			if err := c.backoff(ctx, serverBackoff(), attempt, op, "truncated answer", e); err != nil {
 				return nil, err
 			}
+			c.retries.Add(1)
+			c.met.Count("XAPIRetries", 1)
 			continue
 		}
 		reset := c.noteLimits(op, resp.Header)

@@ -485,10 +485,15 @@ func TestOAuth1UserContext(t *testing.T) {
 			t.Errorf("request auth %q", r.Auth)
 		}
 	}
-	// Trends is app-only: X answers 403 to user context.
+	// Trends is app-only (X answers 403 to user context): refused before
+	// a request, saying what to do instead of blaming the keys.
+	before := len(e.srv.Requests())
 	_, err = c.Trends(context.Background(), 1, 5)
-	if !errors.Is(err, xapi.ErrAuth) || !strings.Contains(err.Error(), "Unsupported Authentication") {
+	if !errors.Is(err, streamproc.ErrInvalid) || !strings.Contains(err.Error(), "need the app-only bearer token") || !strings.Contains(err.Error(), "--query") {
 		t.Errorf("trends with OAuth 1.0a: %v", err)
+	}
+	if n := len(e.srv.Requests()) - before; n != 0 {
+		t.Errorf("%d trends requests with user-context keys", n)
 	}
 }
 
