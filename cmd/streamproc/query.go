@@ -156,7 +156,7 @@ func (m *Main) query(ctx context.Context, g *globalFlags, f *queryFlags, args []
 					" the delivery stream's Prefix and the RecordsTable location in the template must agree\n", n)
 			} else {
 				fmt.Fprintln(m.Stderr, "note: nothing is delivered yet: the delivery stream buffers records for up to DeliveryBufferSeconds (60 s by default)"+
-					" before it writes an object; wait, or run up with --parameter-overrides DeliveryBufferSeconds=5")
+					" before it invokes the transformer and again before it writes an object; wait, or run up with --parameter-overrides DeliveryBufferSeconds=5")
 			}
 		}
 		return nil

@@ -77,7 +77,7 @@ func TestDeliveryPropertiesReachTheRuntime(t *testing.T) {
 				t.Errorf("prefixes/interval: %q %q %v", c.Prefix, c.ErrorOutputPrefix, c.BufferInterval)
 			}
 			p := c.Processor
-			if p == nil || p.BufferSize != 3<<20 || p.BufferInterval != 60*time.Second || p.NumberOfRetries != 3 || !strings.HasSuffix(p.FunctionARN, ":function:streamproc-FirehoseTransformer") {
+			if p == nil || p.BufferSize != 3<<20 || p.BufferInterval != 30*time.Second || p.NumberOfRetries != 3 || !strings.HasSuffix(p.FunctionARN, ":function:streamproc-FirehoseTransformer") {
 				t.Errorf("processor %+v", p)
 			}
 			if format == "JSON" {
