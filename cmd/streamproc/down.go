@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -55,9 +56,11 @@ streamproc process (up, kinesis serve) is using the data dir.`,
 				}
 				s.Close()
 			}
+			// The params file is the user's and is never removed: not counted.
+			params := filepath.Join(g.dataDir, "params")
 			files, bytes := 0, int64(0)
-			_ = filepath.WalkDir(g.dataDir, func(_ string, d fs.DirEntry, err error) error {
-				if err == nil && !d.IsDir() {
+			_ = filepath.WalkDir(g.dataDir, func(p string, d fs.DirEntry, err error) error {
+				if err == nil && !d.IsDir() && p != params {
 					files++
 					if fi, err := d.Info(); err == nil {
 						bytes += fi.Size()
@@ -65,8 +68,12 @@ streamproc process (up, kinesis serve) is using the data dir.`,
 				}
 				return nil
 			})
+			if ents, _ := os.ReadDir(g.dataDir); len(ents) == 1 && ents[0].Name() == "params" {
+				fmt.Fprintf(m.Stdout, "%s holds no streamproc data (only your params file, which down keeps); nothing to remove\n", g.dataDir)
+				return nil
+			}
 			if !purge {
-				fmt.Fprintf(m.Stdout, "%s holds %d files (%.1f MB); run 'streamproc down --purge' to delete them\n", g.dataDir, files, float64(bytes)/(1<<20))
+				fmt.Fprintf(m.Stdout, "%s holds %s (%.1f MB); run 'streamproc down --purge' to delete them\n", g.dataDir, plural(files, "file"), float64(bytes)/(1<<20))
 				if running != "" {
 					fmt.Fprintf(m.Stdout, "it is in use by 'streamproc up' (Kinesis API %s); stop that first\n", running)
 				}
@@ -93,9 +100,11 @@ streamproc process (up, kinesis serve) is using the data dir.`,
 					return fmt.Errorf("remove %s: %w", g.dataDir, err)
 				}
 			}
-			fmt.Fprintf(m.Stdout, "removed %s (%d files, %.1f MB)\n", g.dataDir, files, float64(bytes)/(1<<20))
 			if kept != "" {
+				fmt.Fprintf(m.Stdout, "removed the streamproc data in %s (%s, %.1f MB)\n", g.dataDir, plural(files, "file"), float64(bytes)/(1<<20))
 				fmt.Fprintf(m.Stdout, "kept %s (your parameters and credentials); delete it yourself if you no longer need it\n", kept)
+			} else {
+				fmt.Fprintf(m.Stdout, "removed %s (%s, %.1f MB)\n", g.dataDir, plural(files, "file"), float64(bytes)/(1<<20))
 			}
 			return nil
 		},
@@ -159,4 +168,12 @@ func ownDataDir(dir string) error {
 			"nothing was removed (check --data-dir, or delete the directory yourself)", dir, strings.Join(foreign, ", "))
 	}
 	return nil
+}
+
+// plural is "1 file", "2 files".
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return strconv.Itoa(n) + " " + what + "s"
 }

@@ -60,7 +60,8 @@ func (m *Main) readInput(path string) ([]byte, error) {
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("read event: %w", err)
+		// A file that is not there is the user's to fix: a usage error.
+		return nil, usagef("-e %s: %v (make an event with 'streamproc generate-event')", path, err)
 	}
 	return b, nil
 }
@@ -157,7 +158,7 @@ func (m *Main) invokeHandler(g *globalFlags, deps stack.Deps, fileLog func(base 
 			h = fileLog(h, st.Name+"-"+fn.LogicalID)
 		}
 		log := slog.New(h).With("function", st.Name+"-"+fn.LogicalID)
-		rt := &runtime{dir: g.dataDir, tables: deps.Tables, dead: deps.DeadLetters, params: deps.Params, stream: deps.Stream}
+		rt := &runtime{dir: g.dataDir, tables: deps.Tables, dead: deps.DeadLetters, params: deps.Params, stream: deps.Stream, metrics: deps.Metrics}
 		ctx, cancel := context.WithTimeout(r.Context(), fn.Timeout)
 		defer cancel()
 		var res control.InvokeResult
@@ -266,20 +267,20 @@ func (m *Main) call(ctx context.Context, st stackDef, fn fnDef, rt *runtime, raw
 		if err != nil {
 			return nil, err
 		}
-		h := &consumer.Handler{Table: rt.tables, TableName: fn.Env[envTable], TTLDays: ttl, DeadLetters: rt.dead, FunctionName: st.Name + "-" + fn.LogicalID, Logger: log, Now: m.Now}
+		h := &consumer.Handler{Table: rt.tables, TableName: fn.Env[envTable], TTLDays: ttl, DeadLetters: rt.dead, FunctionName: st.Name + "-" + fn.LogicalID, Logger: log, Now: m.Now, Metrics: rt.metricsFor(st.Name + "-" + fn.LogicalID)}
 		return h.Handle(ctx, ev)
 	case "transformer":
 		var ev events.KinesisFirehoseEvent
 		if err := decodeEvent(raw, &ev, "firehose", func() bool { return len(ev.Records) > 0 }); err != nil {
 			return nil, err
 		}
-		return (&transformer.Handler{Logger: log}).HandleWire(ctx, ev)
+		return (&transformer.Handler{Logger: log, Metrics: rt.metricsFor(st.Name + "-" + fn.LogicalID)}).HandleWire(ctx, ev)
 	case "trending":
 		var ev events.KinesisTimeWindowEvent
 		if err := decodeEvent(raw, &ev, "kinesis", func() bool { return len(ev.Records) > 0 || ev.IsFinalInvokeForWindow }); err != nil {
 			return nil, err
 		}
-		return (&trending.Handler{Table: rt.tables, TableName: fn.Env[envTrendsTable], Logger: log}).Handle(ctx, ev)
+		return (&trending.Handler{Table: rt.tables, TableName: fn.Env[envTrendsTable], Logger: log, Metrics: rt.metricsFor(st.Name + "-" + fn.LogicalID)}).Handle(ctx, ev)
 	case "producer":
 		var ev events.EventBridgeEvent
 		if err := decodeEvent(raw, &ev, "schedule", func() bool { return true }); err != nil {

@@ -78,7 +78,7 @@ func (m *Main) logs(ctx context.Context, g *globalFlags, f *logsFlags, name stri
 		return err
 	}
 	if len(files) == 0 {
-		fmt.Fprintf(m.Stderr, "no logs of %s in %s yet: a function writes them when streamproc up runs it (a scheduled one at its schedule; the built-in source's log is 'streamproc logs source')\n", fn, dir)
+		fmt.Fprintf(m.Stderr, "no logs of %s in %s yet: a function's file starts with its first line at info level or above, written when streamproc up runs it (a scheduled one at its schedule; the trending function when a window closes; 'up --debug' logs every invocation; the built-in source's log is 'streamproc logs source')\n", fn, dir)
 		return nil
 	}
 	return logs.Read(ctx, dir, fn, opts, emit)

@@ -368,7 +368,7 @@ func TestDownPurgesDataDir(t *testing.T) {
 // The params file holds the user's credentials: a purge keeps it.
 func TestDownPurgeKeepsParams(t *testing.T) {
 	c := newCLI(t)
-	c.mustRun("", "table", "list")
+	c.mustRun("", "produce", "--count", "2")
 	p := filepath.Join(c.dir, "params")
 	if err := os.WriteFile(p, []byte("/twitter/bearer_token=secret\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -382,6 +382,12 @@ func TestDownPurgeKeepsParams(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(c.dir); len(ents) != 1 {
 		t.Errorf("the data dir holds %d entries after the purge, want the params file only", len(ents))
+	}
+	// With only the params file left there is nothing to remove, and down says so.
+	for _, args := range [][]string{{"down"}, {"down", "--purge"}} {
+		if out := c.mustRun("", args...); !strings.Contains(out, "nothing to remove") {
+			t.Errorf("%v with only params left = %q", args, out)
+		}
 	}
 }
 

@@ -64,7 +64,7 @@ func (m *Main) runProducer(ctx context.Context, st stackDef, fn fnDef, rt *runti
 	h := &producer.Handler{
 		Source: synthetic.New(synthetic.Options{Seed: m.Now().UnixNano(), Now: m.Now}),
 		Writer: e, Stream: fn.Env[envStream], Mode: mode, WOEID: woeid, TopN: topN, Query: fn.Env[envQuery],
-		Logger: log,
+		Logger: log, Metrics: rt.metricsFor(st.Name + "-" + fn.LogicalID),
 	}
 	return h.Handle(ctx, ev)
 }

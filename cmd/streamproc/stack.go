@@ -15,6 +15,7 @@ import (
 	"github.com/streamproc/streamproc"
 	"github.com/streamproc/streamproc/function/trending"
 	"github.com/streamproc/streamproc/local/deadletter"
+	"github.com/streamproc/streamproc/local/metrics"
 	"github.com/streamproc/streamproc/local/params"
 	"github.com/streamproc/streamproc/local/stream"
 	"github.com/streamproc/streamproc/local/table"
@@ -220,8 +221,19 @@ type runtime struct {
 	params *params.Store
 	// stream is the running stack's engine when invoked through it; nil
 	// means the producer opens the data dir's own.
-	stream  *stream.Engine
+	stream *stream.Engine
+	// metrics is the running stack's registry when invoked through it, so
+	// its counts include the invocation; nil counts nothing.
+	metrics *metrics.Registry
 	closers []func() error
+}
+
+// metricsFor is what function's handler counts with.
+func (rt *runtime) metricsFor(function string) streamproc.Metrics {
+	if rt.metrics == nil {
+		return streamproc.NopMetrics{}
+	}
+	return rt.metrics.Counter("FunctionName", function)
 }
 
 // openRuntime opens the data dir's components and creates the stack's tables.

@@ -135,11 +135,11 @@ func (m *Main) up(ctx context.Context, g *globalFlags, f *upFlags) error {
 	case f.pollInterval <= 0:
 		return usagef("--poll-interval must be positive (AWS polls each shard once a second)")
 	}
-	if err := checkListenAddr("--addr", f.addr); err != nil {
+	if err := checkListenAddr("--addr", f.addr, "127.0.0.1:4566"); err != nil {
 		return err
 	}
 	if f.uiAddr != "off" && f.uiAddr != "" {
-		if err := checkListenAddr("--ui-addr", f.uiAddr); err != nil {
+		if err := checkListenAddr("--ui-addr", f.uiAddr, "127.0.0.1:4567"); err != nil {
 			return err
 		}
 	}
@@ -175,6 +175,22 @@ func (m *Main) up(ctx context.Context, g *globalFlags, f *upFlags) error {
 	// Everything the template asks for is checked before anything starts.
 	if _, err := r.Plan(); err != nil {
 		return overrideUsage(err)
+	}
+	// The source's files are checked before anything starts, too.
+	var src replay.Iterator
+	switch kind {
+	case "synthetic":
+		src = synthIter{synthetic.New(synthetic.Options{Seed: m.Now().UnixNano(), Now: m.Now})}
+	case "replay":
+		rd, err := replay.Open(strings.Split(files, ","), replay.Options{Loop: f.loop, Stdin: m.Stdin, Logger: m.logger(g)})
+		if err != nil {
+			if errors.Is(err, streamproc.ErrInvalid) || errors.Is(err, fs.ErrNotExist) {
+				return usagef("--source %s: %v", f.source, err)
+			}
+			return err
+		}
+		defer rd.Close()
+		src = rd
 	}
 	// Take the ports before anything is started or written: a busy port is
 	// found before the data dir is touched.
@@ -257,21 +273,6 @@ func (m *Main) up(ctx context.Context, g *globalFlags, f *upFlags) error {
 	sampler := stacksource.New(st, reg, durations, stacksource.Options{DataDir: g.dataDir, BuiltIn: builtIn, Now: m.Now})
 	gatherCtx := context.WithoutCancel(ctx)
 	reg.BeforeGather = func() { _, _ = sampler.Sample(gatherCtx) }
-	var src replay.Iterator
-	switch kind {
-	case "synthetic":
-		src = synthIter{synthetic.New(synthetic.Options{Seed: m.Now().UnixNano(), Now: m.Now})}
-	case "replay":
-		rd, err := replay.Open(strings.Split(files, ","), replay.Options{Loop: f.loop, Stdin: m.Stdin, Logger: log})
-		if err != nil {
-			if errors.Is(err, streamproc.ErrInvalid) || errors.Is(err, fs.ErrNotExist) {
-				return usagef("--source %s: %v", f.source, err)
-			}
-			return err
-		}
-		defer rd.Close()
-		src = rd
-	}
 
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", reg.Handler())
@@ -488,10 +489,10 @@ func (m *Main) serveDashboard(ctx context.Context, sampler *stacksource.Source, 
 
 // checkListenAddr refuses an address net.Listen cannot take before
 // anything starts: host:port, the host optional.
-func checkListenAddr(flag, addr string) error {
+func checkListenAddr(flag, addr, example string) error {
 	_, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return usagef("%s %q: want host:port, e.g. 127.0.0.1:4566 (port 0 picks a free one)", flag, addr)
+		return usagef("%s %q: want host:port, e.g. %s (port 0 picks a free one)", flag, addr, example)
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		return usagef("%s %q: the port must be a number from 0 to 65535", flag, addr)
@@ -736,8 +737,8 @@ func (m *Main) statusLine(st *stack.Stack, reg *metrics.Registry, produced *atom
 	if objects == 1 {
 		objectsWord = "object"
 	}
-	return fmt.Sprintf("produced %d | in stream %d | consumed %d | items %d | delivered %d records in %d %s | processing-failed %d%s | dead-lettered %d | function errors %d | failed batches %d | consumer iterator age %v",
-		produced.Load()+int64(reg.Sum(producer.MetricTweetsPut)), inStream, consumed, int64(reg.Sum(consumer.MetricTweets)), delivered, objects, objectsWord, failed, conversion,
+	return fmt.Sprintf("produced %d | in stream %d | consumed %d | items %d | notices %d | delivered %d records in %d %s | processing-failed %d%s | dead-lettered %d | function errors %d | failed batches %d | consumer iterator age %v",
+		produced.Load()+int64(reg.Sum(producer.MetricTweetsPut)), inStream, consumed, int64(reg.Sum(consumer.MetricTweets)), int64(reg.Sum(consumer.MetricNotices)), delivered, objects, objectsWord, failed, conversion,
 		int64(reg.Sum(consumer.MetricDeadLettered)), errs, failures, age.Round(time.Millisecond))
 }
 

@@ -269,6 +269,9 @@ func TestUpRefusesBeforeStarting(t *testing.T) {
 		{"bad port", []string{"--addr", "127.0.0.1:99999"}, exitUsage, "port must be a number from 0 to 65535"},
 		{"record age AWS refuses", []string{"--parameter-overrides", "ConsumerMaximumRecordAgeSeconds=30"}, exitUsage, "is parameter ConsumerMaximumRecordAgeSeconds=30"},
 		{"name against AllowedPattern", []string{"--parameter-overrides", "GlueDatabaseName=Bad-Name"}, exitUsage, "does not match the pattern"},
+		{"schedule EventBridge refuses", []string{"--parameter-overrides", `ProducerSchedule="rate(0 hours)"`}, exitUsage, "is parameter ProducerSchedule=rate(0 hours)"},
+		{"fractional shard count", []string{"--parameter-overrides", "ShardCount=2.5"}, exitUsage, "is parameter ShardCount=2.5"},
+		{"replay file missing", []string{"--source", "replay:/nonexistent.jsonl"}, exitUsage, "/nonexistent.jsonl"},
 		{"busy API port", []string{"--addr", busy.Addr().String()}, exitError, "is another 'streamproc up' running?"},
 		{"busy dashboard port", []string{"--addr", "127.0.0.1:0", "--ui-addr", busy.Addr().String()}, exitError, "--ui-addr off"},
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/streamproc/streamproc/local/firehose"
+	"github.com/streamproc/streamproc/local/schedule"
 )
 
 // Plan is what the local target runs for a resolved template: every
@@ -157,12 +158,12 @@ func (r *Resolved) Plan() (*Plan, error) {
 			sp.ARN, _ = r.ARN(id)
 			if v, ok := props["ShardCount"]; ok {
 				if sp.Shards, err = atoi(v); err != nil || sp.Shards < 1 {
-					return nil, fmt.Errorf("%w: %s.ShardCount %v is not a positive integer", ErrTemplate, id, v)
+					return nil, paramError(r, res.Properties["ShardCount"], "ShardCount", fmt.Errorf("%w: %s.ShardCount %v is not a positive integer", ErrTemplate, id, v))
 				}
 			}
 			if v, ok := props["RetentionPeriodHours"]; ok {
 				if sp.RetentionHours, err = atoi(v); err != nil {
-					return nil, fmt.Errorf("%w: %s.RetentionPeriodHours %v is not an integer", ErrTemplate, id, v)
+					return nil, paramError(r, res.Properties["RetentionPeriodHours"], "RetentionPeriodHours", fmt.Errorf("%w: %s.RetentionPeriodHours %v is not an integer", ErrTemplate, id, v))
 				}
 			}
 			arnToStream[sp.ARN] = sp.Name
@@ -278,6 +279,12 @@ func (r *Resolved) Plan() (*Plan, error) {
 				}
 				if v, ok := ep["State"]; ok {
 					sp.Enabled = scalarString(v) == "ENABLED"
+				}
+				// An expression EventBridge would refuse is refused now,
+				// before anything is created.
+				if _, err := schedule.Parse(sp.Expression); err != nil {
+					raw := mapOf(mapOf(mapOf(mapOf(r.T.Resources[f.LogicalID].Properties["Events"])[evName])["Properties"]))["Schedule"]
+					return nil, paramError(r, raw, "Schedule", fmt.Errorf("%w: %s: %w", ErrTemplate, sp.Name, err))
 				}
 				sp.RuleARN = fmt.Sprintf("arn:aws:events:%s:%s:rule/%s-%s%s", r.Env.Region, r.Env.Account, r.Env.StackName, f.LogicalID, evName)
 				p.Schedules = append(p.Schedules, sp)
@@ -553,14 +560,27 @@ func paramRefs(r *Resolved, function, event string) map[string]string {
 func mappingError(r *Resolved, mp MappingPlan, err error) error {
 	msg := strings.ToLower(err.Error())
 	for prop, param := range mp.Params {
-		if !strings.Contains(msg, strings.ToLower(prop)) {
-			continue
+		if strings.Contains(msg, strings.ToLower(prop)) {
+			return paramError(r, map[string]any{"Ref": param}, prop, fmt.Errorf("%w: %w", ErrTemplate, err))
 		}
-		err = fmt.Errorf("%w: %w (%s is parameter %s=%s; set another value with --parameter-overrides %s=…)", ErrTemplate, err, prop, param, r.Param(param), param)
-		if _, set := r.Env.Overrides[param]; set {
-			return overrideError{err}
-		}
-		return err
 	}
 	return fmt.Errorf("%w: %w", ErrTemplate, err)
+}
+
+// paramError names the parameter behind a property when the template sets
+// it with !Ref (raw is the property as written), and makes err an override
+// error — a usage error — when the user set that parameter.
+func paramError(r *Resolved, raw any, prop string, err error) error {
+	param, ok := mapOf(raw)["Ref"].(string)
+	if !ok {
+		return err
+	}
+	if _, isParam := r.T.Parameters[param]; !isParam {
+		return err
+	}
+	err = fmt.Errorf("%w (%s is parameter %s=%s; set another value with --parameter-overrides %s=…)", err, prop, param, r.Param(param), param)
+	if _, set := r.Env.Overrides[param]; set {
+		return overrideError{err}
+	}
+	return err
 }
