@@ -355,6 +355,16 @@ func TestInvokeWhileUpRuns(t *testing.T) {
 	if n := len(jsonLines(t, c.mustRun("", "table", "scan", "EventData"))); n != 15 {
 		t.Errorf("EventData holds %d items after the invocation, want 15", n)
 	}
+	// The running stack counts it as it counts its own invocations.
+	resp, err := http.Get(u.endpoint + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if want := `streamproc_tweets_written_total{dimension="FunctionName",value="streamproc-DataStreamConsumer"} 15`; !strings.Contains(string(body), want) {
+		t.Errorf("/metrics lacks %s after the invocation", want)
+	}
 	// Its logs are kept with the function's others, for streamproc logs.
 	if out := c.mustRun("", "logs", "consumer", "--since", "0"); !strings.Contains(out, "batch processed") {
 		t.Errorf("logs consumer after an invocation through up = %q", out)
