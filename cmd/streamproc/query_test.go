@@ -102,7 +102,8 @@ func (c *cli) count(sql string) int {
 func TestQueryAfterUp(t *testing.T) {
 	for _, compression := range []string{"UNCOMPRESSED", "GZIP"} {
 		t.Run(compression, func(t *testing.T) {
-			u := startUp(t, "--rate", "300", "--ui-addr", "off", "--duration", "3s", "--poll-interval", "50ms",
+			// The live query below needs up running: generous margins for a slow, shared CI machine.
+			u := startUp(t, "--rate", "300", "--ui-addr", "off", "--duration", "7s", "--poll-interval", "50ms",
 				"--parameter-overrides", "DeliveryBufferSeconds=1 ConsumerBatchingWindowSeconds=0 DeliveryCompression="+compression)
 			dir, endpoint := u.dir, u.endpoint
 			client := kinesis.New(kinesis.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint),
@@ -118,7 +119,7 @@ func TestQueryAfterUp(t *testing.T) {
 			c := &cli{t: t, dir: dir}
 			// Live: the data dir is locked by up, the tables are read through it.
 			live := 0
-			for deadline := time.Now().Add(2 * time.Second); live == 0 && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			for deadline := time.Now().Add(6 * time.Second); live == 0 && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 				live = c.count("SELECT count(*) FROM eventdata")
 			}
 			if live == 0 {

@@ -37,7 +37,7 @@ import (
 // the error output, the dead letters and the Trends table all agree with what
 // was written.
 func TestUpEndToEnd(t *testing.T) {
-	u := startUp(t, "--source", "none", "--ui-addr", "off", "--duration", "5s", "--poll-interval", "50ms",
+	u := startUp(t, "--source", "none", "--ui-addr", "off", "--duration", "9s", "--poll-interval", "50ms",
 		"--parameter-overrides", "DeliveryBufferSeconds=1 TrendsWindowSeconds=1 ConsumerBatchingWindowSeconds=0 ShardCount=2")
 	dir, endpoint := u.dir, u.endpoint
 	client := kinesis.New(kinesis.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint),
@@ -68,7 +68,8 @@ func TestUpEndToEnd(t *testing.T) {
 	// the running process.
 	c := &cli{t: t, dir: dir}
 	live := 0
-	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline) && live < len(tweets); time.Sleep(100 * time.Millisecond) {
+	// Margins for a slow, shared CI machine: up runs 9 s, the poll stops at the first full scan.
+	for deadline := time.Now().Add(7 * time.Second); time.Now().Before(deadline) && live < len(tweets); time.Sleep(100 * time.Millisecond) {
 		live = len(jsonLines(t, c.mustRun("", "table", "scan", "EventData")))
 	}
 	if live != len(tweets) {
