@@ -119,7 +119,10 @@ type Point struct {
 
 // TrendWindow is one tumbling window of the trending function.
 type TrendWindow struct {
-	Start    time.Time `json:"start"`
+	Start time.Time `json:"start"`
+	// End is set for an open window: past it, the window only waits to be
+	// closed (the mapping's batching window, the next record).
+	End      time.Time `json:"end,omitzero"`
 	Tweets   int64     `json:"tweets"`
 	Hashtags []Hashtag `json:"hashtags"`
 	// Open marks the window still counting: its numbers grow until it

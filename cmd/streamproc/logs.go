@@ -57,6 +57,13 @@ func (m *Main) logs(ctx context.Context, g *globalFlags, f *logsFlags, name stri
 	if err != nil {
 		return err
 	}
+	// A mistyped --data-dir is an error, as for the other readers (--follow
+	// may wait for a stack about to start: it needs the dir only later).
+	if !f.follow {
+		if err := haveData(g.dataDir); err != nil {
+			return err
+		}
+	}
 	dir := filepath.Join(g.dataDir, "logs")
 	opts := logs.ReadOptions{Filter: f.filter}
 	if f.since > 0 {

@@ -398,6 +398,7 @@ func TestReadersRefuseMissingDataDir(t *testing.T) {
 		{"query", "SELECT 1"},
 		{"generate-event", "kinesis", "--from-stream"},
 		{"table", "scan", "EventData"},
+		{"logs", "consumer"},
 	} {
 		c := newCLI(t)
 		c.dir = filepath.Join(c.dir, "typo")

@@ -538,7 +538,7 @@ func (m *Main) runSource(ctx context.Context, st *stack.Stack, src replay.Iterat
 		cancel()
 		batch = batch[:0]
 		produced.Add(int64(res.TweetsPut))
-		reg.Add("IncomingRecords", "StreamName", name, float64(res.RecordsPut))
+		reg.Add(stacksource.MetricBuiltInRecords, "StreamName", name, float64(res.RecordsPut))
 		if res.Failed > 0 {
 			log.Warn("source: tweets the stream did not take (streamproc logs source says why)", "failed", res.Failed)
 		}

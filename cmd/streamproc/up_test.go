@@ -341,6 +341,20 @@ func TestMetricsWithoutDashboard(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
+	// The stream's IncomingRecords counts every writer, as on AWS: the sum
+	// of its shards (one here), read in the same scrape.
+	value := func(re string) string {
+		m := regexp.MustCompile(regexp.QuoteMeta(re) + ` ([0-9.e+]+)`).FindStringSubmatch(body)
+		if m == nil {
+			t.Fatalf("/metrics lacks %s", re)
+		}
+		return m[1]
+	}
+	stream := value(`streamproc_incoming_records_total{dimension="StreamName",value="streamproc-EventStream"}`)
+	shard := value(`streamproc_incoming_records_total{dimension="ShardId",value="streamproc-EventStream/shardId-000000000000"}`)
+	if stream != shard {
+		t.Errorf("IncomingRecords: stream %s, its one shard %s", stream, shard)
+	}
 }
 
 // While up holds the data dir, invoke in another process runs the function

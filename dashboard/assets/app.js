@@ -111,7 +111,8 @@
       const tags = w.hashtags || [];
       const top = (tags[0] || { count: 1 }).count;
       const col = h("div", { class: "window" + (w.open ? " open" : "") },
-        h("h3", {}, `${hhmmss(w.start)} UTC · ${w.tweets.toLocaleString("en")} tweets` + (w.open ? " · counting" : "")));
+        h("h3", {}, `${hhmmss(w.start)} UTC · ${w.tweets.toLocaleString("en")} tweets` +
+          (!w.open ? "" : w.end && Date.parse(w.end) <= (st.times[st.times.length - 1] || Date.now()) ? " · ended, closing" : " · counting")));
       for (const x of tags) {
         col.append(h("div", { class: "bar hashtag" }, h("span", {}, "#" + x.tag),
           h("div", { style: `width:${Math.max(2, x.count / top * 100)}%` }), h("span", {}, x.count.toLocaleString("en"))));

@@ -56,6 +56,10 @@ const (
 	// MetricAPIRecords counts the records Kinesis API clients wrote, per
 	// StreamName; whoever serves the API adds to it (kinesisapi.Options.OnPut).
 	MetricAPIRecords = "KinesisAPIRecords"
+	// MetricBuiltInRecords counts the records up's built-in source wrote,
+	// per StreamName (IncomingRecords per StreamName counts every writer,
+	// as on AWS).
+	MetricBuiltInRecords = "BuiltInSourceRecords"
 )
 
 const (
@@ -380,6 +384,7 @@ func (s *Source) Sample(ctx context.Context) (dashboard.Sample, error) {
 			}
 			if d := tip - s.lastTip[key]; tip > s.lastTip[key] {
 				s.reg.Add("IncomingRecords", "ShardId", key, float64(d))
+				s.reg.Add("IncomingRecords", "StreamName", sp.Name, float64(d))
 			}
 			s.lastTip[key] = tip
 			series := sh.ID
@@ -393,7 +398,7 @@ func (s *Source) Sample(ctx context.Context) (dashboard.Sample, error) {
 	}
 	builtIn := 0.0
 	if s.opts.BuiltIn != "" && len(p.Streams) > 0 {
-		builtIn = s.reg.Get("IncomingRecords", "StreamName", p.Streams[0].Name)
+		builtIn = s.reg.Get(MetricBuiltInRecords, "StreamName", p.Streams[0].Name)
 		node(dashboard.NodeSample{ID: nodeBuiltIn, Count: builtIn})
 	}
 	// What the API clients wrote, as the Kinesis API counted it (see

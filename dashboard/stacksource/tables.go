@@ -109,7 +109,7 @@ func topOf(tw dashboard.TrendWindow) dashboard.TrendWindow {
 // counts its final invocation will add to the Trends table); nil when none
 // is open.
 func (s *Source) openTrendWindow() *dashboard.TrendWindow {
-	var newest time.Time
+	var newest, end time.Time
 	counts := map[string]int64{}
 	maps, plans := s.st.Mappings()
 	for i, m := range maps {
@@ -119,7 +119,7 @@ func (s *Source) openTrendWindow() *dashboard.TrendWindow {
 		for _, ow := range m.OpenWindows() {
 			switch {
 			case ow.Start.After(newest):
-				newest, counts = ow.Start, map[string]int64{}
+				newest, end, counts = ow.Start, ow.End, map[string]int64{}
 			case ow.Start.Before(newest):
 				continue
 			}
@@ -133,7 +133,7 @@ func (s *Source) openTrendWindow() *dashboard.TrendWindow {
 	if newest.IsZero() {
 		return nil
 	}
-	tw := dashboard.TrendWindow{Start: newest.UTC(), Open: true}
+	tw := dashboard.TrendWindow{Start: newest.UTC(), End: end.UTC(), Open: true}
 	for tag, c := range counts {
 		switch {
 		case tag == trending.KeyTweets:

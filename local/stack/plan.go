@@ -132,7 +132,7 @@ var cloudOnly = map[string]bool{
 	"AWS::IAM::Role": true, "AWS::IAM::Policy": true, "AWS::CloudWatch::Alarm": true, "AWS::CloudWatch::Dashboard": true,
 	"AWS::Glue::Database": true, "AWS::Glue::Table": true, "AWS::Athena::WorkGroup": true, "AWS::Athena::NamedQuery": true,
 	"AWS::SNS::Topic": true, "AWS::SNS::Subscription": true, "AWS::Logs::LogGroup": true, "AWS::Logs::LogStream": true,
-	"AWS::S3::BucketPolicy": true, "AWS::SQS::QueuePolicy": true, "AWS::Lambda::Permission": true,
+	"AWS::S3::BucketPolicy": true, "AWS::SQS::QueuePolicy": true, "AWS::Lambda::Permission": true, "AWS::KMS::Key": true,
 }
 
 // Plan maps the resolved template to local twins.
