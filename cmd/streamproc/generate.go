@@ -3,9 +3,11 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"github.com/streamproc/streamproc/kpl"
 	"math/big"
 	"strconv"
 	"time"
@@ -121,7 +123,7 @@ func (m *Main) eventRecords(f *genFlags) ([]eventRecord, error) {
 			recs = append(recs, eventRecord{data: t.Raw, pk: t.ScreenName})
 		}
 	} else {
-		raw, err := m.readInput(f.file)
+		raw, err := m.readFlagInput("--file", f.file, "give a JSON Lines file of tweets, a saved search response, or - for stdin")
 		if err != nil {
 			return nil, err
 		}
@@ -273,16 +275,25 @@ func (m *Main) firehoseEvent(st stackDef, f *genFlags, recs []eventRecord) any {
 	if seqs == nil {
 		seqs = sequenceNumbers(now, len(recs))
 	}
-	out := make([]record, len(recs))
+	out := make([]record, 0, len(recs))
 	for i, r := range recs {
 		ms := r.arrivalAt(now, i).UnixMilli()
-		// Firehose record ids are opaque; this is the shape it uses for a
-		// Kinesis source: sequence number, subsequence and shard.
-		out[i] = record{
-			RecordID:                    seqs[i] + "000000000000000" + strconv.Itoa(i),
-			ApproximateArrivalTimestamp: ms,
-			Data:                        r.data,
-			KinesisRecordMetadata:       metadata{ShardID: f.shardID, PartitionKey: r.pk, ApproximateArrivalTimestamp: ms, SequenceNumber: seqs[i]},
+		// Firehose de-aggregates KPL records before the transformer sees
+		// them: one record per user record, numbered by subsequence.
+		users, aggregated, err := kpl.Deaggregate(r.data)
+		if err != nil || !aggregated {
+			users = []kpl.UserRecord{{Data: r.data, PartitionKey: r.pk}}
+		}
+		for j, u := range users {
+			// Firehose record ids are opaque; this is the shape it uses
+			// for a Kinesis source: sequence number, subsequence and shard.
+			out = append(out, record{
+				RecordID:                    seqs[i] + fmt.Sprintf("%06d", j) + "000000000" + strconv.Itoa(i),
+				ApproximateArrivalTimestamp: ms,
+				Data:                        u.Data,
+				KinesisRecordMetadata: metadata{ShardID: f.shardID, PartitionKey: cmp.Or(u.PartitionKey, r.pk), ApproximateArrivalTimestamp: ms,
+					SequenceNumber: seqs[i], SubsequenceNumber: int64(j)},
+			})
 		}
 	}
 	return map[string]any{

@@ -55,13 +55,19 @@ it exists, and from the same defaults otherwise.`,
 }
 
 func (m *Main) readInput(path string) ([]byte, error) {
+	return m.readFlagInput("-e", path, "make an event with 'streamproc generate-event'")
+}
+
+// readFlagInput reads the file a flag names ("-" is stdin); a missing file
+// is a usage error naming the flag, with hint.
+func (m *Main) readFlagInput(flag, path, hint string) ([]byte, error) {
 	if path == "-" {
 		return io.ReadAll(m.Stdin)
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		// A file that is not there is the user's to fix: a usage error.
-		return nil, usagef("-e %s: %v (make an event with 'streamproc generate-event')", path, err)
+		return nil, usagef("%s %s: %v (%s)", flag, path, err, hint)
 	}
 	return b, nil
 }

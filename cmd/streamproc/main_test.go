@@ -126,7 +126,11 @@ func TestConsumerStoresEveryFixtureStatusOnce(t *testing.T) {
 			t.Fatalf("consumer response = %s", out)
 		}
 	}
-	items := jsonLines(t, c.mustRun("", "table", "scan", "EventData"))
+	scan := c.mustRun("", "table", "scan", "EventData")
+	if !strings.Contains(scan, "Build tip & test!") {
+		t.Errorf("table scan escapes & (or lost it):\n%.300s", scan)
+	}
+	items := jsonLines(t, scan)
 	if len(items) != len(refs) {
 		t.Fatalf("%d items after two deliveries of %d tweets", len(items), len(refs))
 	}

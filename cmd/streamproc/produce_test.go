@@ -469,6 +469,18 @@ func TestProduceSyntheticCount(t *testing.T) {
 			if mode == "records" && records != 40 || mode == "aggregated" && records >= 40 {
 				t.Errorf("%d records for 40 tweets in %s mode", records, mode)
 			}
+			// A Firehose event from the stream holds user records, as
+			// Firehose hands them to the transformer: all 40 transform.
+			var ev struct {
+				Records []struct{ Data []byte } `json:"records"`
+			}
+			if err := json.Unmarshal([]byte(c.mustRun("", "generate-event", "firehose", "--from-stream", "--count", "100")), &ev); err != nil || len(ev.Records) != 40 {
+				t.Fatalf("firehose event from the stream: %d records, want 40 (%v)", len(ev.Records), err)
+			}
+			out := c.mustRun(c.mustRun("", "generate-event", "firehose", "--from-stream", "--count", "100"), "invoke", "transformer", "-e", "-")
+			if strings.Contains(out, "ProcessingFailed") {
+				t.Errorf("%s mode: the transformer failed records of the stream", mode)
+			}
 		})
 	}
 }

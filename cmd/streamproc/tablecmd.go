@@ -208,12 +208,9 @@ func keyValue(typ, s string) (any, error) {
 // printItem writes an item as one JSON line, numbers as JSON numbers with
 // all their digits.
 func printItem(w io.Writer, it streamproc.Item) error {
-	b, err := json.Marshal(it)
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintln(w, string(b))
-	return err
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // tweets hold & < >: print them as they are
+	return enc.Encode(it)
 }
 
 func (m *Main) dlqCmd(g *globalFlags) *cobra.Command {
@@ -310,6 +307,7 @@ func (m *Main) dlq(cmd *cobra.Command, g *globalFlags, args []string, out io.Wri
 		fns = []string{only}
 	}
 	enc := json.NewEncoder(out)
+	enc.SetEscapeHTML(false)
 	for _, f := range fns {
 		if err := rt.dead.Read(cmd.Context(), f, func(dl streamproc.DeadLetter) error { return enc.Encode(dl) }); err != nil {
 			return err

@@ -13,6 +13,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -50,6 +51,14 @@ func (h *Handler) Handle(ctx context.Context, ev events.KinesisFirehoseEvent) (e
 	}
 	if metrics == nil {
 		metrics = streamproc.NopMetrics{}
+	}
+	// Firehose gives every record an id. Records without one are another
+	// event (a Kinesis event decodes into this type too: Go matches JSON
+	// keys in any case), which no answer could map back.
+	for i, r := range ev.Records {
+		if r.RecordID == "" {
+			return events.KinesisFirehoseResponse{}, fmt.Errorf("not a Firehose transformation event: record %d has no recordId (is the function wired to a Kinesis stream instead of a delivery stream?): %w", i, streamproc.ErrInvalid)
+		}
 	}
 	out := events.KinesisFirehoseResponse{Records: make([]events.KinesisFirehoseResponseRecord, len(ev.Records))}
 	var ok, dropped, failed int64

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	stdjson "encoding/json"
+	"errors"
+	"github.com/streamproc/streamproc"
 	"strings"
 	"testing"
 
@@ -141,5 +143,18 @@ func TestWireResponse(t *testing.T) {
 	}
 	if len(keys) != 3 || got.Records[0]["recordId"] == nil || got.Records[0]["result"] == nil || got.Records[0]["data"] == nil {
 		t.Errorf("record keys %v, want recordId, result, data", keys)
+	}
+}
+
+// A Kinesis event sent to the transformer (it decodes into the Firehose
+// type, keys matched in any case) fails as a whole instead of answering
+// ProcessingFailed for records no one can map back.
+func TestKinesisEventRefused(t *testing.T) {
+	var ev events.KinesisFirehoseEvent
+	if err := stdjson.Unmarshal([]byte(`{"Records":[{"kinesis":{"data":"eA=="},"eventSource":"aws:kinesis"}]}`), &ev); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (&Handler{}).Handle(context.Background(), ev); !errors.Is(err, streamproc.ErrInvalid) || !strings.Contains(err.Error(), "no recordId") {
+		t.Errorf("Handle = %v, want an invalid-event error", err)
 	}
 }

@@ -84,6 +84,7 @@ func Handler(tables *table.Store, dead *deadletter.Queue, queues *queue.Queue) h
 			return
 		}
 		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false) // tweets hold & < >: print them as they are
 		for _, fn := range fns {
 			if f := r.URL.Query().Get("function"); f != "" && f != fn {
 				continue
@@ -98,6 +99,7 @@ func Handler(tables *table.Store, dead *deadletter.Queue, queues *queue.Queue) h
 			return
 		}
 		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false) // tweets hold & < >: print them as they are
 		for _, q := range names {
 			_ = queues.Read(r.Context(), q, func(m queue.Message) error {
 				return enc.Encode(map[string]any{"queue": q, "message": m})
