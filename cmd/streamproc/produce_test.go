@@ -617,3 +617,23 @@ func TestProgressBar(t *testing.T) {
 		}
 	}
 }
+
+// invoke producer runs the template's producer with ProducerSource=xapi as
+// up does: it writes the search results, and a second run asks only for
+// newer tweets (since_id kept in the state table).
+func TestInvokeProducerXAPI(t *testing.T) {
+	c := newCLI(t)
+	srv := fakeX(t, c.now)
+	srv.SetTrends(xapitest.Trend{Name: "#golang"})
+	env := map[string]string{"TWITTER_BEARER_TOKEN": testBearer, "X_API_BASE_URL": srv.URL}
+	schedule := c.mustRun("", "generate-event", "schedule")
+	for run, want := range []string{`"tweetsPut":15`, `"tweetsPut":0`} {
+		out, errs, code := c.runEnv(env, schedule, "--parameter-overrides", "ProducerSource=xapi", "invoke", "producer", "-e", "-")
+		if code != 0 || !strings.Contains(out, want) {
+			t.Fatalf("run %d: exit %d, want %s\n%s\n%s", run+1, code, want, out, errs)
+		}
+	}
+	if _, tweets := c.streamTweets(); len(tweets) != 15 {
+		t.Errorf("%d tweets in the stream after two runs, want 15", len(tweets))
+	}
+}

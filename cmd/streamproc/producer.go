@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/streamproc/streamproc/source/xapi"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -38,8 +39,23 @@ func (m *Main) openStream(ctx context.Context, dir string, st stackDef, log *slo
 }
 
 func (m *Main) runProducer(ctx context.Context, st stackDef, fn fnDef, rt *runtime, ev events.EventBridgeEvent, log *slog.Logger) (any, error) {
-	if src := fn.Env[envSource]; src != "" && src != "synthetic" {
-		return nil, fmt.Errorf("TWEET_SOURCE=%s is not available locally; use synthetic", src)
+	var src streamproc.TweetSource
+	switch s := fn.Env[envSource]; s {
+	case "", "synthetic":
+		src = synthetic.New(synthetic.Options{Seed: m.Now().UnixNano(), Now: m.Now})
+	case "xapi":
+		// The X API client, as up runs it: credentials from the params
+		// file or the environment, since_id kept in the state table.
+		c, err := xapi.New(xapi.Options{Getenv: m.Getenv, Params: rt.params, Now: m.Now, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		src = c
+		if name := fn.Env[envStateTable]; name != "" {
+			src = xapi.WithSinceIDs(c, &xapi.TableSinceIDs{Table: rt.tables, Name: name}, log)
+		}
+	default:
+		return nil, fmt.Errorf("TWEET_SOURCE=%s: choose synthetic or xapi", s)
 	}
 	woeid, err := parseInt64(envWOEID, fn.Env[envWOEID], 1)
 	if err != nil {
@@ -62,7 +78,7 @@ func (m *Main) runProducer(ctx context.Context, st stackDef, fn fnDef, rt *runti
 		defer e.Close()
 	}
 	h := &producer.Handler{
-		Source: synthetic.New(synthetic.Options{Seed: m.Now().UnixNano(), Now: m.Now}),
+		Source: src,
 		Writer: e, Stream: fn.Env[envStream], Mode: mode, WOEID: woeid, TopN: topN, Query: fn.Env[envQuery],
 		Logger: log, Metrics: rt.metricsFor(st.Name + "-" + fn.LogicalID),
 	}
