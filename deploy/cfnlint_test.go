@@ -28,9 +28,6 @@ var cfnLintStale = []*regexp.Regexp{
 	regexp.MustCompile(`^OwnershipControls is not a valid property of AWS::S3::Bucket$`),
 	regexp.MustCompile(`^(MaximumBatchingWindowInSeconds|ParallelizationFactor|BisectBatchOnFunctionError|MaximumRetryAttempts|MaximumRecordAgeInSeconds|FunctionResponseTypes|DestinationConfig|TumblingWindowInSeconds) is not a valid property of AWS::Serverless::Function\.KinesisEvent$`),
 	regexp.MustCompile(`^Description is not a valid property of AWS::Serverless::Function\.ScheduleEvent$`),
-	// SAM policy template added after the linter's spec.
-	regexp.MustCompile(`^Required property Statement missing for type AWS::Serverless::Function\.IAMPolicyDocument$`),
-	regexp.MustCompile(`^SSMParameterWithSlashPrefixReadPolicy is not a valid property of AWS::Serverless::Function\.IAMPolicyDocument$`),
 	regexp.MustCompile(`^(ErrorOutputPrefix|DataFormatConversionConfiguration) is not a valid property of AWS::KinesisFirehose::DeliveryStream\.ExtendedS3DestinationConfiguration$`),
 	regexp.MustCompile(`^WorkGroup is not a valid property of AWS::Athena::NamedQuery$`),
 }
