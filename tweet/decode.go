@@ -130,7 +130,11 @@ type envelope struct {
 	v1Status
 	Data     json.RawMessage `json:"data"`
 	Includes *v2Includes     `json:"includes"`
+	noticeKeys
+}
 
+// noticeKeys are the keys of the v1.1 streaming notices.
+type noticeKeys struct {
 	Delete         json.RawMessage `json:"delete"`
 	Limit          json.RawMessage `json:"limit"`
 	ScrubGeo       json.RawMessage `json:"scrub_geo"`
@@ -176,6 +180,15 @@ func decode(data []byte, unmarshal unmarshalFunc) (Message, error) {
 	if err := unmarshal(trimmed, &env); err != nil {
 		if !json.Valid(trimmed) {
 			return Message{}, fmt.Errorf("%w: %v", ErrNotJSON, err)
+		}
+		// A stream notice may carry a key a tweet also has, with another
+		// type (a user-stream event's "source" is the user object): read
+		// the notice keys alone before calling it no tweet.
+		var notice envelope
+		if json.Unmarshal(trimmed, &notice.noticeKeys) == nil {
+			if n := notice.notice(); n != "" {
+				return Message{Kind: KindNotice, Notice: n}, nil
+			}
 		}
 		return Message{}, fmt.Errorf("%w: %v", ErrNotTweet, err)
 	}

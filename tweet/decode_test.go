@@ -176,6 +176,8 @@ func TestDecodeNotices(t *testing.T) {
 		"user_withheld":   `{"user_withheld":{"id":123456,"withheld_in_countries":["DE"]}}`,
 		"disconnect":      `{"disconnect":{"code":4,"stream_name":"x","reason":"y"}}`,
 		"warning":         `{"warning":{"code":"FALLING_BEHIND","message":"m","percent_full":60}}`,
+		// A user-stream event's source is the user object, not a tweet's string.
+		"event": `{"event":"favorite","created_at":"Wed Oct 10 20:19:24 +0000 2018","source":{"id":1,"screen_name":"a"},"target":{"id":2},"target_object":{"id":3}}`,
 	}
 	for want, in := range tests {
 		m, err := Decode([]byte(in))
