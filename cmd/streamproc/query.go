@@ -66,7 +66,10 @@ the command starts.
 SQL comes from the argument, -f FILE (- for stdin), --named NAME
 (queries/NAME.sql, built in) or standard input. With none of them on a
 terminal, an interactive prompt opens: statements end with ';', .help lists
-its commands, history is kept in --data-dir/query_history.`,
+its commands, history is kept in --data-dir/query_history. Several statements
+(separated by ';') run in order, stopping at the first error; their results
+follow one another (table: an empty line between them; csv: each with its
+own header, so give csv one statement when a tool reads the file).`,
 		Example: `  streamproc query "SELECT count(*) FROM records"
   streamproc query --named top_hashtags
   streamproc query --list
