@@ -46,16 +46,6 @@ streamproc process (up, kinesis serve) is using the data dir.`,
 			if running != "" && purge {
 				return fmt.Errorf("%s is in use by 'streamproc up' (Kinesis API %s): stop it (Ctrl-C) first; nothing was removed", g.dataDir, running)
 			}
-			// The table store's lock is held by every running stack; only
-			// a purge needs it free.
-			if _, err := os.Stat(filepath.Join(g.dataDir, "tables")); err == nil && purge {
-				s, err := table.Open(filepath.Join(g.dataDir, "tables"), table.Options{Logger: slog.New(slog.DiscardHandler)})
-				if err != nil {
-					m.logger(g).Debug("table store lock", "error", err)
-					return fmt.Errorf("%s is in use by another streamproc process (up, kinesis serve): stop it first; nothing was removed", g.dataDir)
-				}
-				s.Close()
-			}
 			// The params file is the user's and is never removed: not counted.
 			params := filepath.Join(g.dataDir, "params")
 			files, bytes := 0, int64(0)
@@ -68,6 +58,18 @@ streamproc process (up, kinesis serve) is using the data dir.`,
 				}
 				return nil
 			})
+			// Counted before the lock check below, which opens the store
+			// (and so adds files): what down reports is what was there.
+			// The table store's lock is held by every running stack; only
+			// a purge needs it free.
+			if _, err := os.Stat(filepath.Join(g.dataDir, "tables")); err == nil && purge {
+				s, err := table.Open(filepath.Join(g.dataDir, "tables"), table.Options{Logger: slog.New(slog.DiscardHandler)})
+				if err != nil {
+					m.logger(g).Debug("table store lock", "error", err)
+					return fmt.Errorf("%s is in use by another streamproc process (up, kinesis serve): stop it first; nothing was removed", g.dataDir)
+				}
+				s.Close()
+			}
 			if ents, _ := os.ReadDir(g.dataDir); len(ents) == 1 && ents[0].Name() == "params" {
 				fmt.Fprintf(m.Stdout, "%s holds no streamproc data (only your params file, which down keeps); nothing to remove\n", g.dataDir)
 				return nil
